@@ -1,0 +1,1 @@
+"""sfttrain: a thin trainer over transformers + peft + bitsandbytes, fed by sftdata."""
