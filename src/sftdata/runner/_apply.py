@@ -1,0 +1,97 @@
+"""Run map steps on Arrow tables the same way on every engine.
+
+``TrackedSteps`` is one step made of several; it also writes ``rejected_by``, the
+name of the step that rejected each row, so counts per step come from the data
+itself and are identical whichever engine ran the batches::
+
+    drop_reason         rejected_by
+    None                None                 kept
+    quality.too_short   clean.quality        rejected by the 2nd step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sftdata._batch import batch_len, drop_reasons
+from sftdata._contract import DROP_REASON, Batch, SftDataError
+from sftdata.runner._io import REJECTED_BY, concat
+
+
+@dataclass(frozen=True)
+class TrackedSteps:
+    """Run ``steps`` in order on a batch, recording which step rejected each row.
+
+    >>> from sftdata.runner._apply import TrackedSteps
+    >>> def short(batch):
+    ...     return {**batch, "drop_reason": [None if len(t) > 2 else "too_short" for t in batch["text"]]}
+    >>> TrackedSteps((short,), ("short",))({"text": ["hello", "hi"]})["rejected_by"]
+    [None, 'short']
+    """
+
+    steps: tuple[Callable[[Batch], Batch], ...]
+    names: tuple[str, ...]
+
+    def __call__(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        out: Batch = dict(batch)
+        by = list(out.get(REJECTED_BY) or [None] * n)
+        for step, name in zip(self.steps, self.names, strict=True):
+            try:
+                out = step(out)
+            except Exception as e:
+                raise SftDataError(f"step {name!r} failed on a batch: {e!r}") from e
+            if batch_len(out) != n:
+                raise SftDataError(
+                    f"step {name!r} turned {n} rows into {batch_len(out)}; "
+                    "a map step must keep the row count (use a global pass instead)"
+                )
+            for i, reason in enumerate(drop_reasons(out)):
+                if reason is not None and by[i] is None:
+                    by[i] = name
+        out[DROP_REASON] = drop_reasons(out)
+        out[REJECTED_BY] = by
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays / scalars -> lists / Python scalars, so Arrow infers the same types."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if tolist is not None else value
+
+
+def apply_to_table(fn: Callable[[Batch], Batch], table: pa.Table) -> pa.Table:
+    """Call a batch step on one Arrow table and return its output as a table."""
+    out = fn(table.to_pydict())
+    cols = {k: [_plain(v) for v in vals] for k, vals in out.items()}
+    try:
+        return pa.Table.from_pydict(cols)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise SftDataError(f"a step returned values Arrow cannot store: {e}") from None
+
+
+def slices(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    for start in range(0, max(table.num_rows, 1), size):
+        piece = table.slice(start, size)
+        if piece.num_rows or table.num_rows == 0:
+            yield piece
+
+
+def map_table(fn: Callable[[Batch], Batch], table: pa.Table, *, batch_size: int) -> pa.Table:
+    """Apply ``fn`` to ``table`` in batches of ``batch_size`` rows; schemas are unified."""
+    if table.num_rows == 0:
+        return table
+    return concat([apply_to_table(fn, piece) for piece in slices(table, batch_size)])
+
+
+def split_kept(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """``(kept, rejected)`` by the ``drop_reason`` column (absent = all kept)."""
+    if DROP_REASON not in table.column_names or table.num_rows == 0:
+        return table, table.slice(0, 0)
+    dropped = table.column(DROP_REASON).is_valid()
+    return table.filter(pc.invert(dropped)), table.filter(dropped)

@@ -1,0 +1,279 @@
+"""Reading inputs into Arrow (bad rows become rejects) and writing shards atomically.
+
+Input rows that cannot be read become rejected rows instead of a traceback::
+
+    line                          drop_reason            rejected_by   raw
+    {"text": "ok"}                None (kept)
+    {"text": "ok"                 input.bad_json         input         '{"text": "ok"'
+    [1, 2]                        input.not_an_object    input         '[1, 2]'
+    b'\\xff\\xfe'                   input.bad_utf8         input         '\\ufffd\\ufffd'
+    {"text": 3} (text was str)    input.bad_type:text    input         '{"text": 3}'
+
+A binary file (a NUL byte in its first 8 KiB) is one clear error. Every file is
+written to ``<name>.tmp-<pid>`` first and renamed into place, so a reader never sees
+a half-written shard under its final name.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sftdata._contract import DROP_REASON, SftDataError
+
+REJECTED_BY = "rejected_by"
+_SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".txt": "text",
+}
+
+
+def expand_input(base: Path, pattern: str) -> list[Path]:
+    """Files (or saved-dataset folders) matching ``pattern`` relative to ``base``, sorted."""
+    full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    return [Path(p) for p in sorted(glob.glob(full, recursive=True))]
+
+
+def check_writable(path: Path) -> str | None:
+    """Why ``path`` cannot be created as an output folder, or ``None`` if it can."""
+    p = path
+    while not p.exists():
+        if p.parent == p:
+            return f"cannot create {path}: no existing parent"
+        p = p.parent
+    if not p.is_dir():
+        return f"cannot create {path}: {p} is a file, not a folder"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"cannot create {path}: {p} is not writable"
+    return None
+
+
+def infer_format(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    if path.is_dir():
+        return "hf"
+    try:
+        return _SUFFIX_FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise SftDataError(
+            f"{path}: cannot tell the format from the suffix {path.suffix!r}; "
+            f"set 'format' to one of {sorted(set(_SUFFIX_FORMATS.values()) | {'hf'})}"
+        ) from None
+
+
+def _reject(reason: str, raw: str, location: str) -> dict[str, Any]:
+    return {DROP_REASON: reason, REJECTED_BY: "input", "raw": raw, "location": location}
+
+
+def _read_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise SftDataError(f"{path}: looks like a binary file (NUL bytes); expected text")
+    return data
+
+
+def _jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    rows, where, rejects = [], [], []
+    for n, line in enumerate(_read_bytes(path).splitlines(), start=1):
+        loc = f"{path.name}:{n}"
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            rejects.append(_reject("input.bad_utf8", line.decode("utf-8", "replace"), loc))
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            rejects.append(_reject("input.bad_json", text, loc))
+            continue
+        if not isinstance(value, dict):
+            rejects.append(_reject("input.not_an_object", text, loc))
+            continue
+        rows.append(value)
+        where.append(loc)
+    return rows, where, rejects
+
+
+def _json_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    try:
+        value = json.loads(_read_bytes(path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SftDataError(f"{path}: not a valid UTF-8 JSON document: {e}") from None
+    if not isinstance(value, list):
+        raise SftDataError(f"{path}: a .json input must hold a list of objects")
+    rows, where, rejects = [], [], []
+    for i, v in enumerate(value):
+        loc = f"{path.name}[{i}]"
+        if isinstance(v, dict):
+            rows.append(v)
+            where.append(loc)
+        else:
+            rejects.append(_reject("input.not_an_object", json.dumps(v, ensure_ascii=False), loc))
+    return rows, where, rejects
+
+
+def _text_rows(
+    path: Path, fmt: str
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    rows, where, rejects = [], [], []
+    data = _read_bytes(path)
+    if fmt == "csv":
+        try:
+            reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
+            for n, row in enumerate(reader, start=2):
+                loc = f"{path.name}:{n}"
+                if None in row or any(v is None for v in row.values()):
+                    rejects.append(_reject("input.bad_csv", json.dumps(row, default=str), loc))
+                else:
+                    rows.append(dict(row))
+                    where.append(loc)
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise SftDataError(f"{path}: cannot read as UTF-8 CSV: {e}") from None
+        return rows, where, rejects
+    for n, line in enumerate(data.splitlines(), start=1):
+        loc = f"{path.name}:{n}"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            rejects.append(_reject("input.bad_utf8", line.decode("utf-8", "replace"), loc))
+            continue
+        if text.strip():
+            rows.append({"text": text})
+            where.append(loc)
+    return rows, where, rejects
+
+
+def _arrow_type_of(value: Any) -> pa.DataType | None:
+    try:
+        return pa.array([value]).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def rows_to_table(
+    rows: list[dict[str, Any]], where: list[str]
+) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Rows -> Arrow table; a row whose field has another type than its column is rejected.
+
+    The column type is the most common type among its non-null values; a row that does
+    not fit gets ``input.bad_type:<column>``.
+    """
+    try:
+        return pa.Table.from_pylist(rows), []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    bad: dict[int, str] = {}
+    for col in columns:
+        values = [r.get(col) for r in rows]
+        try:
+            pa.array(values)
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        types = Counter(str(t) for t in map(_arrow_type_of, values) if t is not None)
+        common = types.most_common(1)[0][0] if types else None
+        for i, v in enumerate(values):
+            t = _arrow_type_of(v) if v is not None else None
+            if i not in bad and v is not None and (t is None or str(t) != common):
+                bad[i] = col
+    good = [r for i, r in enumerate(rows) if i not in bad]
+    rejects = [
+        _reject(
+            f"input.bad_type:{col}", json.dumps(rows[i], ensure_ascii=False, default=str), where[i]
+        )
+        for i, col in sorted(bad.items())
+    ]
+    try:
+        return pa.Table.from_pylist(good), rejects
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
+        raise SftDataError(f"rows have mixed types that Arrow cannot store: {e}") from None
+
+
+def read_input(path: Path, fmt: str | None, *, split: str = "train") -> tuple[pa.Table, pa.Table]:
+    """Read one input file into ``(rows, rejects)`` Arrow tables."""
+    fmt = infer_format(path, fmt)
+    rejects: list[dict[str, Any]] = []
+    if fmt == "parquet":
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise SftDataError(f"{path}: not a readable parquet file: {e}") from None
+    elif fmt == "hf":
+        table = _read_hf(path, split)
+    else:
+        reader = {"jsonl": _jsonl_rows, "json": _json_rows}.get(fmt)
+        rows, where, rejects = reader(path) if reader else _text_rows(path, fmt)
+        table, type_rejects = rows_to_table(rows, where)
+        rejects += type_rejects
+    return table, pa.Table.from_pylist(rejects) if rejects else pa.table({})
+
+
+def _read_hf(path: Path, split: str) -> pa.Table:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as e:
+        raise SftDataError(f"{path}: not a saved Hugging Face dataset: {e}") from None
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise SftDataError(f"{path}: no split {split!r}; splits: {list(ds)}")
+        ds = ds[split]
+    return ds.flatten_indices().data.table
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate tables, unifying schemas (missing columns become nulls)."""
+    tables = [t for t in tables if t.num_columns]
+    if not tables:
+        return pa.table({})
+    try:
+        return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise SftDataError(f"inputs disagree on a column's type: {e}") from None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file and a rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def table_bytes(table: pa.Table, fmt: str) -> bytes:
+    """Serialise a table as one parquet or jsonl file (deterministic bytes)."""
+    if fmt == "jsonl":
+        lines = [json.dumps(r, ensure_ascii=False) for r in table.to_pylist()]
+        return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def write_table_atomic(table: pa.Table, path: Path, fmt: str = "parquet") -> None:
+    atomic_write_bytes(path, table_bytes(table, fmt))
+
+
+def read_table(path: Path) -> pa.Table:
+    return pq.read_table(path)

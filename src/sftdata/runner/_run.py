@@ -1,0 +1,293 @@
+"""Execute a plan: read inputs, run stages (resumably), write outputs atomically.
+
+The work folder holds one folder per finished piece of work::
+
+    .out.work/
+      00-input-<key>/  part-00000.parquet ... rejects.parquet _DONE.json
+      01-map-<key>/    part-00000.parquet part-00001.parquet ... _DONE.json
+      02-global-<key>/ part-00000.parquet rejects.parquet _DONE.json
+
+Every file is written to a temp name and renamed, and a stage counts as finished only
+when its ``_DONE.json`` exists, so a killed run leaves nothing that looks complete.
+A rerun reuses finished stages and, inside a map stage, finished parts.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from sftdata._contract import DROP_REASON
+from sftdata._rejects import Counters
+from sftdata.runner._apply import TrackedSteps, map_table, slices, split_kept
+from sftdata.runner._io import (
+    REJECTED_BY,
+    atomic_write_bytes,
+    concat,
+    read_input,
+    read_table,
+    write_table_atomic,
+)
+from sftdata.runner._output import write_outputs
+from sftdata.runner._plan import Plan, Stage, stage_dir_name
+
+Engine = Literal["local", "ray"]
+
+
+@dataclass
+class RunResult:
+    """What a run did: counts per step, files written, work reused."""
+
+    counters: Counters
+    per_step: list[tuple[str, Counters]]
+    output_files: list[Path]
+    rejects_files: list[Path]
+    reused: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        """Counts per step and reason, as a plain-text table."""
+        rows = [("step", "rows in", "kept", "dropped", "reason")]
+        for name, c in self.per_step:
+            reasons = sorted(c.dropped.items()) or [("", 0)]
+            for j, (reason, n) in enumerate(reasons):
+                head = (name, str(c.rows_in), str(c.kept)) if j == 0 else ("", "", "")
+                rows.append((*head, str(n) if reason else "0", reason))
+        t = self.counters
+        rows.append(("TOTAL", str(t.rows_in), str(t.kept), str(t.rejected), ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        return "\n".join(
+            "  ".join(
+                c.ljust(w) if i in (0, 4) else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+            for r in rows
+        )
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rows", disable=not enabled, dynamic_ncols=True)
+
+
+def _done(folder: Path) -> dict[str, Any] | None:
+    marker = folder / "_DONE.json"
+    return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def _mark_done(folder: Path, info: dict[str, Any]) -> None:
+    atomic_write_bytes(folder / "_DONE.json", json.dumps(info, sort_keys=True).encode())
+
+
+def _load_stage(folder: Path) -> tuple[pa.Table, pa.Table]:
+    """A finished stage's ``(kept, rejected)`` rows."""
+    info = _done(folder)
+    assert info is not None
+    table = concat([read_table(folder / p) for p in info["parts"]])
+    kept, rejected = split_kept(table)
+    extra = folder / "rejects.parquet"
+    if extra.exists():
+        rejected = concat([rejected, read_table(extra)])
+    return kept, rejected
+
+
+def _write_parts(folder: Path, table: pa.Table, rows: int) -> list[str]:
+    names = []
+    for i, piece in enumerate(slices(table, rows)):
+        name = f"part-{i:05d}.parquet"
+        write_table_atomic(piece, folder / name)
+        names.append(name)
+    return names
+
+
+def _read_inputs(plan: Plan, folder: Path) -> None:
+    tables, rejects = [], []
+    for inp in plan.spec.inputs:
+        for path in inp.paths:
+            table, bad = read_input(path, inp.format, split=inp.split)
+            if inp.source is not None:
+                table = _with_column(table, "source", inp.source)
+                bad = _with_column(bad, "source", inp.source) if bad.num_rows else bad
+            tables.append(table)
+            rejects.append(bad)
+    table = concat(tables)
+    bad_rows = concat(rejects)
+    if table.num_rows + bad_rows.num_rows == 0:
+        from sftdata._contract import SftDataError
+
+        raise SftDataError("the inputs hold no rows (all files are empty)")
+    parts = _write_parts(folder, table, plan.spec.shard_rows)
+    if bad_rows.num_rows:
+        write_table_atomic(bad_rows, folder / "rejects.parquet")
+    _mark_done(folder, {"parts": parts, "rows_in": table.num_rows + bad_rows.num_rows})
+
+
+def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:
+    col = pa.array([value] * table.num_rows, pa.string())
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, col)
+    return table.append_column(name, col)
+
+
+# The table a forked worker slices its part from (set before the pool forks).
+_SHARED: dict[str, Any] = {}
+
+
+def _map_part(i: int) -> int:
+    table: pa.Table = _SHARED["table"]
+    piece = table.slice(i * _SHARED["rows"], _SHARED["rows"])
+    out = map_table(_SHARED["fn"], piece, batch_size=_SHARED["batch_size"])
+    write_table_atomic(out, _SHARED["folder"] / f"part-{i:05d}.parquet")
+    return int(piece.num_rows)
+
+
+def _run_map_local(
+    stage: Stage,
+    table: pa.Table,
+    folder: Path,
+    *,
+    rows: int,
+    batch_size: int,
+    num_proc: int,
+    progress: bool,
+) -> list[str]:
+    n_parts = max(1, -(-table.num_rows // rows))
+    names = [f"part-{i:05d}.parquet" for i in range(n_parts)]
+    todo = [i for i, n in enumerate(names) if not (folder / n).exists()]
+    fn = TrackedSteps(stage.steps, stage.names)
+    _SHARED.update(table=table, rows=rows, fn=fn, folder=folder, batch_size=batch_size)
+    done_rows = table.num_rows - sum(table.slice(i * rows, rows).num_rows for i in todo)
+    bar = _progress(table.num_rows, f"[{stage.index}] {stage.label}", progress)
+    bar.update(done_rows)
+    try:
+        if num_proc > 1 and len(todo) > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(min(num_proc, len(todo))) as pool:
+                for n in pool.imap_unordered(_map_part, todo):
+                    bar.update(n)
+        else:
+            for i in todo:
+                bar.update(_map_part(i))
+    finally:
+        bar.close()
+        _SHARED.clear()
+    return names
+
+
+def _run_global(stage: Stage, table: pa.Table, folder: Path, plan: Plan, engine: Engine) -> None:
+    fn: Callable[..., Any] = stage.steps[0]
+    name = stage.names[0]
+    bar = _progress(table.num_rows, f"[{stage.index}] {name}", plan.spec.batch_size > 0)
+    data = table.drop_columns([c for c in (DROP_REASON, REJECTED_BY) if c in table.column_names])
+    if engine == "ray":
+        from sftdata.engines import ray_global
+
+        kept, rejected = ray_global(name, fn, data)
+    else:
+        import datasets
+
+        k_ds, r_ds = fn(datasets.Dataset(data))
+        kept, rejected = (d.flatten_indices().data.table for d in (k_ds, r_ds))
+    bar.update(table.num_rows)
+    bar.close()
+    if rejected.num_rows:
+        by = pa.array([name] * rejected.num_rows, pa.string())
+        rejected = rejected.drop_columns([c for c in (REJECTED_BY,) if c in rejected.column_names])
+        write_table_atomic(rejected.append_column(REJECTED_BY, by), folder / "rejects.parquet")
+    parts = _write_parts(folder, kept, plan.spec.shard_rows)
+    _mark_done(folder, {"parts": parts})
+
+
+def execute(
+    plan: Plan, *, engine: Engine = "local", num_proc: int | None = None, progress: bool = True
+) -> RunResult:
+    """Run ``plan``; finished work in the plan's work folder is reused."""
+    spec = plan.spec
+    num_proc = num_proc or spec.num_proc
+    reused: list[str] = []
+    folder = plan.work_dir / f"00-input-{plan.input_key}"
+    if _done(folder) is None:
+        _read_inputs(plan, folder)
+    else:
+        reused.append("input")
+    kept, rejected = _load_stage(folder)
+    rows_in = int(_done(folder)["rows_in"])  # type: ignore[index]
+    all_rejected = [rejected]
+    per_step = [("input", Counters(rows_in, kept.num_rows, _reasons(rejected)))]
+    for stage in plan.stages:
+        folder = plan.work_dir / stage_dir_name(stage)
+        if _done(folder) is not None:
+            reused.append(stage.label)
+        elif stage.kind == "map":
+            folder.mkdir(parents=True, exist_ok=True)
+            parts = _run_stage_map(stage, kept, folder, plan, engine, num_proc, progress)
+            _mark_done(folder, {"parts": parts})
+        else:
+            _run_global(stage, kept, folder, plan, engine)
+        before = kept.num_rows
+        kept, rejected = _load_stage(folder)
+        all_rejected.append(rejected)
+        per_step += _stage_counters(stage, before, kept.num_rows, rejected)
+    rejects = concat(all_rejected)
+    total = Counters(rows_in, kept.num_rows, _reasons(rejects))
+    out_files, rej_files = write_outputs(spec, kept, rejects, total, per_step)
+    return RunResult(total, per_step, out_files, rej_files, reused)
+
+
+def _run_stage_map(
+    stage: Stage,
+    kept: pa.Table,
+    folder: Path,
+    plan: Plan,
+    engine: Engine,
+    num_proc: int,
+    progress: bool,
+) -> list[str]:
+    spec = plan.spec
+    if engine == "ray":
+        from sftdata.engines import ray_map_table
+
+        fn = TrackedSteps(stage.steps, stage.names)
+        out = ray_map_table(fn, kept, batch_size=spec.batch_size)
+        return _write_parts(folder, out, spec.shard_rows)
+    return _run_map_local(
+        stage,
+        kept,
+        folder,
+        rows=spec.shard_rows,
+        batch_size=spec.batch_size,
+        num_proc=num_proc,
+        progress=progress,
+    )
+
+
+def _reasons(table: pa.Table) -> dict[str, int]:
+    if table.num_rows == 0 or DROP_REASON not in table.column_names:
+        return {}
+    return Counters.from_reasons(table.column(DROP_REASON).to_pylist()).dropped
+
+
+def _stage_counters(
+    stage: Stage, rows_in: int, kept: int, rejected: pa.Table
+) -> list[tuple[str, Counters]]:
+    by = rejected.column(REJECTED_BY).to_pylist() if rejected.num_rows else []
+    reasons = rejected.column(DROP_REASON).to_pylist() if rejected.num_rows else []
+    out = []
+    n = rows_in
+    for name in stage.names:
+        mine = [r for b, r in zip(by, reasons, strict=True) if b == name]
+        c = Counters.from_reasons(mine)
+        left = kept if stage.kind == "global" else n - len(mine)
+        out.append((name, Counters(n, left, c.dropped)))
+        n = left
+    return out
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
