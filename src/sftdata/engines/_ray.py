@@ -126,7 +126,6 @@ def ray_global(name: str, fn: Callable[..., Any], table: pa.Table) -> tuple[pa.T
     if impl is not None:
         init_ray()
         return impl(fn, table)  # type: ignore[no-any-return]
-    import datasets
+    from sftdata.runner._run import local_global
 
-    kept, rejected = fn(datasets.Dataset(table))
-    return kept.flatten_indices().data.table, rejected.flatten_indices().data.table
+    return local_global(fn, table)

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sftdata._batch import batch_len, drop_reasons
+from sftdata._batch import batch_len, drop_reasons, iter_rows, rows_to_batch
 from sftdata._contract import DROP_REASON, Batch, SftDataError
 from sftdata.runner._io import REJECTED_BY, concat
 
@@ -32,6 +32,12 @@ class TrackedSteps:
     ...     return {**batch, "drop_reason": [None if len(t) > 2 else "too_short" for t in batch["text"]]}
     >>> TrackedSteps((short,), ("short",))({"text": ["hello", "hi"]})["rejected_by"]
     [None, 'short']
+
+    A step that raises on a batch is re-run row by row; the rows it raises on are
+    rejected with ``step.error:<ExceptionType>``:
+
+    >>> TrackedSteps((short,), ("short",))({"text": ["hello", 5]})["drop_reason"]
+    [None, 'step.error:TypeError']
     """
 
     steps: tuple[Callable[[Batch], Batch], ...]
@@ -44,8 +50,8 @@ class TrackedSteps:
         for step, name in zip(self.steps, self.names, strict=True):
             try:
                 out = step(out)
-            except Exception as e:
-                raise SftDataError(f"step {name!r} failed on a batch: {e!r}") from e
+            except Exception:
+                out = _row_by_row(step, out)
             if batch_len(out) != n:
                 raise SftDataError(
                     f"step {name!r} turned {n} rows into {batch_len(out)}; "
@@ -57,6 +63,24 @@ class TrackedSteps:
         out[DROP_REASON] = drop_reasons(out)
         out[REJECTED_BY] = by
         return out
+
+
+def _row_by_row(step: Callable[[Batch], Batch], batch: Batch) -> Batch:
+    """Re-run a step that raised on a batch one row at a time; rows it raises on are rejected.
+
+    The reason is ``step.error:<ExceptionType>``, so one bad row never stops a run.
+    """
+    rows: list[dict[str, Any]] = []
+    for row in iter_rows(batch):
+        single = {k: [v] for k, v in row.items()}
+        try:
+            out = step(single)
+            rows.append({k: v[0] for k, v in out.items()})
+        except Exception as e:
+            if row.get(DROP_REASON) is None:
+                row[DROP_REASON] = f"step.error:{type(e).__name__}"
+            rows.append(row)
+    return rows_to_batch(rows)
 
 
 def _plain(value: Any) -> Any:

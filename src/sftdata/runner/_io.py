@@ -261,10 +261,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """One JSON line; Unicode line breaks are escaped so any line splitter reads one row."""
+    return json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def table_bytes(table: pa.Table, fmt: str) -> bytes:
     """Serialise a table as one parquet or jsonl file (deterministic bytes)."""
     if fmt == "jsonl":
-        lines = [json.dumps(r, ensure_ascii=False) for r in table.to_pylist()]
+        lines = [_json_line(r) for r in table.to_pylist()]
         return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")

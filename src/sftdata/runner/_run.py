@@ -14,10 +14,11 @@ A rerun reuses finished stages and, inside a map stage, finished parts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -181,20 +182,20 @@ def _run_map_local(
     return names
 
 
-def _run_global(stage: Stage, table: pa.Table, folder: Path, plan: Plan, engine: Engine) -> None:
+def _run_global(
+    stage: Stage, table: pa.Table, folder: Path, plan: Plan, engine: Engine, progress: bool
+) -> None:
     fn: Callable[..., Any] = stage.steps[0]
     name = stage.names[0]
-    bar = _progress(table.num_rows, f"[{stage.index}] {name}", plan.spec.batch_size > 0)
+    bar = _progress(table.num_rows, f"[{stage.index}] {name}", progress)
     data = table.drop_columns([c for c in (DROP_REASON, REJECTED_BY) if c in table.column_names])
-    if engine == "ray":
-        from sftdata.engines import ray_global
+    with _datasets_bars(progress):
+        if engine == "ray":
+            from sftdata.engines import ray_global
 
-        kept, rejected = ray_global(name, fn, data)
-    else:
-        import datasets
-
-        k_ds, r_ds = fn(datasets.Dataset(data))
-        kept, rejected = (d.flatten_indices().data.table for d in (k_ds, r_ds))
+            kept, rejected = ray_global(name, fn, data)
+        else:
+            kept, rejected = local_global(fn, data)
     bar.update(table.num_rows)
     bar.close()
     if rejected.num_rows:
@@ -203,6 +204,29 @@ def _run_global(stage: Stage, table: pa.Table, folder: Path, plan: Plan, engine:
         write_table_atomic(rejected.append_column(REJECTED_BY, by), folder / "rejects.parquet")
     parts = _write_parts(folder, kept, plan.spec.shard_rows)
     _mark_done(folder, {"parts": parts})
+
+
+def local_global(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Run a global pass on the driver with ``datasets``; returns ``(kept, rejected)`` tables."""
+    import datasets
+
+    kept, rejected = fn(datasets.Dataset(table))
+    return kept.flatten_indices().data.table, rejected.flatten_indices().data.table
+
+
+@contextlib.contextmanager
+def _datasets_bars(enabled: bool) -> Iterator[None]:
+    """Show ``datasets``' own progress bars only when ours are on."""
+    import datasets
+
+    was = datasets.is_progress_bar_enabled()
+    if not enabled:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was:
+            datasets.enable_progress_bars()
 
 
 def execute(
@@ -230,7 +254,7 @@ def execute(
             parts = _run_stage_map(stage, kept, folder, plan, engine, num_proc, progress)
             _mark_done(folder, {"parts": parts})
         else:
-            _run_global(stage, kept, folder, plan, engine)
+            _run_global(stage, kept, folder, plan, engine, progress)
         before = kept.num_rows
         kept, rejected = _load_stage(folder)
         all_rejected.append(rejected)
