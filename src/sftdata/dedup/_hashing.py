@@ -1,0 +1,173 @@
+"""Shingle hashing, vectorised over a whole batch of documents.
+
+A shingle is ``ngram`` words joined by single spaces (see :func:`shingles`). Its hash
+is a polynomial over its UTF-8 bytes, mixed by the MurmurHash3 64-bit finalizer::
+
+    poly(c_0 .. c_{L-1}) = sum_k c_k * B^(L-1-k)   (mod 2^64, B odd)
+    shingle_hash64(s)    = fmix64(poly(utf8(s)))
+    shingle_hash(s)      = shingle_hash64(s) >> 32          (the 32-bit MinHash input)
+
+Because ``B`` is odd it is invertible mod 2^64, so with the prefix sums
+``G[i] = sum_{k<i} c_k * B^-k`` the hash of any byte range is
+``B^(e-1) * (G[e] - G[s])``: one ``cumsum`` over the batch's bytes hashes every
+shingle of every document at once, with no Python work per word or per shingle.
+
+::
+
+    bytes   t h e _ c a t _ s a t _ o n ...     (all documents, words joined by " ")
+    G       0 . . . . . . . . . . . . . . ...     one cumsum
+    shingle [s ............ e)                    hash = B^(e-1) * (G[e] - G[s])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sftdata.dedup._text import folded_bytes
+
+MASK64 = (1 << 64) - 1
+_B = 0x9E3779B97F4A7C15
+_BINV = pow(_B, -1, 1 << 64)
+_U64 = np.uint64
+
+
+def _fmix64_int(h: int) -> int:
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & MASK64
+    return h ^ (h >> 33)
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer on a ``uint64`` array (a bijection)."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xFF51AFD7ED558CCD)
+    h ^= h >> _U64(33)
+    h = h * _U64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> _U64(33))
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer on a ``uint32`` array (datasketch's pre-mix)."""
+    u = np.uint32
+    h = h ^ (h >> u(16))
+    h = h * u(0x85EBCA6B)
+    h ^= h >> u(13)
+    h = h * u(0xC2B2AE35)
+    return h ^ (h >> u(16))
+
+
+def shingle_hash64(shingle: str | bytes) -> int:
+    """The 64-bit hash of one shingle (pure Python reference of the batched kernel).
+
+    >>> shingle_hash64("the cat sat") == shingle_hash64(b"the cat sat")
+    True
+    """
+    data = shingle.encode("utf-8") if isinstance(shingle, str) else shingle
+    h = 0
+    for c in data:
+        h = (h * _B + c) & MASK64
+    return _fmix64_int(h)
+
+
+def shingle_hash(shingle: str | bytes) -> int:
+    """The 32-bit shingle hash MinHash uses; pass it as datasketch's ``hashfunc``.
+
+    >>> 0 <= shingle_hash("the cat sat on the") < 2**32
+    True
+    """
+    return shingle_hash64(shingle) >> 32
+
+
+@dataclass(frozen=True)
+class NgramHashes:
+    """The ngram hashes of a batch of documents, flat, with per-document offsets.
+
+    Shingles of document ``i`` are ``hashes[offsets[i]:offsets[i+1]]``; shingle ``j``
+    is the text ``buffer[starts[j]:ends[j]].decode()``. Every document has at least
+    one shingle (a document shorter than ``ngram`` words is one shingle).
+    """
+
+    hashes: np.ndarray  # uint64 (S,)
+    offsets: np.ndarray  # int64 (n + 1,)
+    buffer: bytes
+    starts: np.ndarray  # int64 (S,)
+    ends: np.ndarray  # int64 (S,)
+
+    def text(self, j: int) -> str:
+        """The shingle ``j`` as text."""
+        return self.buffer[int(self.starts[j]) : int(self.ends[j])].decode("utf-8")
+
+
+_POWERS: dict[int, np.ndarray] = {}
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """``base**k mod 2**64`` for ``k < n``; a grow-only module cache (read-only arrays)."""
+    have = _POWERS.get(base)
+    if have is None or len(have) < n:
+        size = max(n, 1 << 16, 2 * len(have) if have is not None else 0)
+        out = np.empty(size, dtype=np.uint64)
+        out[0] = 1
+        np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=out[1:])
+        out.setflags(write=False)
+        _POWERS[base] = have = out
+    return have[:n]
+
+
+def ngram_hashes(texts: Sequence[str], *, ngram: int) -> NgramHashes:
+    """Hash every word ``ngram``-gram of every text, vectorised (see module docstring)."""
+    arr, wstart, wend, counts = _word_spans(texts)
+    prefix = np.zeros(len(arr) + 1, dtype=np.uint64)
+    np.cumsum(arr.astype(np.uint64) * _powers(_BINV, len(arr)), out=prefix[1:])
+
+    per_doc = np.maximum(counts - ngram + 1, 1)
+    offsets = np.concatenate(([0], np.cumsum(per_doc))).astype(np.int64)
+    word_off = np.concatenate(([0], np.cumsum(counts)))[:-1]
+    doc = np.repeat(np.arange(len(counts)), per_doc)
+    first = word_off[doc] + (np.arange(offsets[-1]) - offsets[doc])
+    last = np.minimum(first + ngram - 1, word_off[doc] + counts[doc] - 1)
+    empty = counts[doc] == 0
+    # an empty document is one empty shingle: byte range [0, 0), hash fmix64(0)
+    starts = np.where(empty, 0, wstart[np.where(empty, 0, first)])
+    ends = np.where(empty, 0, wend[np.where(empty, 0, last)])
+    poly = np.zeros(len(starts), dtype=np.uint64)
+    nz = ends > starts
+    if nz.any():
+        pw = _powers(_B, len(arr))
+        e, s = ends[nz], starts[nz]
+        poly[nz] = pw[e - 1] * (prefix[e] - prefix[s])
+    hashes = fmix64(poly)
+    return NgramHashes(
+        hashes, offsets, arr.tobytes(), starts.astype(np.int64), ends.astype(np.int64)
+    )
+
+
+def _word_spans(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All documents' words in one byte array, each word followed by one space.
+
+    Returns ``(bytes, word_starts, word_ends, words_per_doc)``. Documents are folded
+    one by one (:func:`folded_bytes`, C-speed for ASCII) and joined by a ``0x01``
+    separator; numpy then finds word boundaries and squeezes each run of separators
+    to a single space, so a shingle's bytes are exactly its canonical text.
+    """
+    raw = np.frombuffer(b"\x01".join([folded_bytes(t) for t in texts]), dtype=np.uint8)
+    is_word = (raw != 32) & (raw != 1)
+    prev_word = np.concatenate(([False], is_word[:-1]))
+    raw_word_start = np.flatnonzero(is_word & ~prev_word)
+    doc_sep = np.flatnonzero(raw == 1)
+    doc_of_word = np.searchsorted(doc_sep, raw_word_start)
+    counts = np.bincount(doc_of_word, minlength=len(texts)).astype(np.int64)
+    keep = is_word | prev_word  # words plus the first separator byte after each word
+    arr = raw[keep]
+    arr[arr == 1] = 32
+    word = arr != 32
+    wstart = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
+    wend = np.flatnonzero(word & ~np.concatenate((word[1:], [False]))) + 1
+    if len(wstart) == 0:  # no words at all: one dummy span so indexing stays valid
+        wstart, wend = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    return arr, wstart, wend, counts

@@ -1,0 +1,166 @@
+"""Near-dedup with MinHash LSH: signatures map, one global clustering pass, drop map.
+
+::
+
+    rows --MinHashSignatures (map, num_proc)--> sig (n, num_perm) uint32
+         --near_duplicate_roots (global: bands, sort, verify, union-find)--> root per row
+         --drop map--> drop_reason="dedup.near", dup_of=<kept row id>, dup_cluster=<root>
+
+Memory: the signature matrix (``4 * num_perm`` bytes per row, 512 B at 128) plus O(n)
+working arrays: band keys (``8 * bands`` bytes per row), candidate pairs (at most
+``bands`` per row) and the union-find parents. The result depends only on the rows
+and the parameters: not on batch size, ``num_proc`` or run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sftdata._contract import DROP_REASON
+from sftdata.dedup._apply import (
+    DUP_CLUSTER,
+    DUP_OF,
+    as_input,
+    column_list,
+    column_matrix,
+    finish,
+    map_columns,
+    resolve_column,
+    row_ids,
+)
+from sftdata.dedup._index import MinHashIndex
+from sftdata.dedup._lsh import (
+    band_keys,
+    candidate_pairs,
+    connected_components,
+    optimal_bands,
+    verify_pairs,
+)
+from sftdata.dedup._minhash import SIGNATURE_COLUMN, MinHashSignatures
+from sftdata.dedup._text import Fields
+
+REASON_NEAR = "dedup.near"
+
+
+def resolve_bands(
+    threshold: float, num_perm: int, bands: int | None, rows: int | None
+) -> tuple[int, int]:
+    """``(bands, rows)``: given explicitly (both), or chosen by :func:`optimal_bands`."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    if (bands is None) != (rows is None):
+        raise ValueError("give both bands and rows, or neither")
+    if bands is None or rows is None:
+        return optimal_bands(threshold, num_perm)
+    if bands < 1 or rows < 1 or bands * rows > num_perm:
+        raise ValueError(f"need bands, rows >= 1 and bands * rows <= num_perm={num_perm}")
+    return bands, rows
+
+
+def near_duplicate_roots(
+    signatures: np.ndarray,
+    *,
+    threshold: float = 0.8,
+    bands: int | None = None,
+    rows: int | None = None,
+    verify: bool = True,
+    active: np.ndarray | None = None,
+) -> np.ndarray:
+    """The global pass: the surviving row (lowest index of its cluster) for every row.
+
+    Rows with ``active[i] == False`` are left out (their root is themselves).
+
+    >>> from sftdata.dedup import minhash_signatures
+    >>> texts = ["one two three four five six seven eight"] * 2 + ["nine ten eleven twelve"]
+    >>> near_duplicate_roots(minhash_signatures(texts)).tolist()
+    [0, 0, 2]
+    """
+    sig = np.asarray(signatures)
+    b, r = resolve_bands(threshold, sig.shape[1], bands, rows)
+    idx = np.arange(len(sig)) if active is None else np.flatnonzero(active)
+    sub = sig if active is None else sig[idx]
+    pairs = candidate_pairs(band_keys(sub, bands=b, rows=r))
+    if verify:
+        pairs = verify_pairs(sub, pairs, threshold=threshold)
+    roots = np.arange(len(sig), dtype=np.int64)
+    roots[idx] = idx[connected_components(len(sub), pairs)]
+    return roots
+
+
+def minhash_dedup(
+    data: Any,
+    *,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: int = 1,
+    bands: int | None = None,
+    rows: int | None = None,
+    verify: bool = True,
+    column: str | None = None,
+    fields: Fields = "all",
+    against: MinHashIndex | None = None,
+    num_proc: int | None = None,
+    batch_size: int = 1000,
+) -> tuple[Any, Any]:
+    """Drop near-duplicate rows (estimated Jaccard of word shingles >= ``threshold``).
+
+    Clusters are connected components of verified LSH candidate pairs; the lowest row
+    index of each cluster survives. Rejected rows get ``drop_reason="dedup.near"``,
+    ``dup_of`` (the kept row's ``id``, or its index without an ``id`` column) and
+    ``dup_cluster`` (the kept row's index; also set on the kept row of a cluster).
+    With ``against=index`` rows that near-duplicate an indexed (older) row are dropped
+    first, ``dup_of`` naming the indexed row's id. Rows already carrying a
+    ``drop_reason`` go to ``rejected`` untouched.
+
+    >>> texts = ["the quick brown fox jumps over the lazy dog again and again",
+    ...          "The quick brown fox jumps over the lazy dog again and again!",
+    ...          "a completely different sentence about rain in spring"]
+    >>> kept, rejected = minhash_dedup(texts)
+    >>> len(kept), [(r["drop_reason"], r["dup_of"]) for r in rejected]
+    (2, [('dedup.near', 0)])
+    """
+    b, r = resolve_bands(threshold, num_perm, bands, rows)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if against is not None:
+        against.check_compatible(num_perm=num_perm, seed=seed, ngram=ngram)
+    data = as_input(data)
+    step = MinHashSignatures(
+        column=resolve_column(data, column),
+        fields=fields,
+        num_perm=num_perm,
+        seed=seed,
+        ngram=ngram,
+    )
+    table = map_columns(
+        data, step, keep=[SIGNATURE_COLUMN, DROP_REASON], num_proc=num_proc, batch_size=batch_size
+    )
+    sig = column_matrix(table, SIGNATURE_COLUMN, num_perm, np.uint32)
+    reasons: list[str | None] = column_list(table, DROP_REASON)
+    active = np.array([x is None for x in reasons], dtype=bool)
+    dup_of: list[Any] = [None] * len(reasons)
+    if against is not None:
+        match, _ = against.match(sig, threshold=threshold, bands=b, rows=r, verify=verify)
+        for i in np.flatnonzero((match >= 0) & active):
+            reasons[i], dup_of[i] = REASON_NEAR, against.ids[int(match[i])]
+        active &= match < 0
+    roots = near_duplicate_roots(
+        sig, threshold=threshold, bands=b, rows=r, verify=verify, active=active
+    )
+    return finish(data, _drop_columns(data, roots, reasons, dup_of))
+
+
+def _drop_columns(
+    data: Any, roots: np.ndarray, reasons: list[str | None], dup_of: list[Any]
+) -> dict[str, list[Any]]:
+    """The drop map: reason, kept row's id and cluster for every row."""
+    sizes = np.bincount(roots, minlength=len(roots))
+    dup = np.flatnonzero(roots != np.arange(len(roots)))
+    ids = row_ids(data, roots[dup])
+    for i, kept_id in zip(dup.tolist(), ids, strict=True):
+        reasons[i], dup_of[i] = REASON_NEAR, kept_id
+    cluster = [int(c) if sizes[c] > 1 else None for c in roots.tolist()]
+    return {DROP_REASON: reasons, DUP_OF: dup_of, DUP_CLUSTER: cluster}
