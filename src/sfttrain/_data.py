@@ -1,0 +1,204 @@
+"""From data files to what the trainer eats: sftdata parse -> steps -> encode -> pack | pad.
+
+::
+
+    train_files --read--> rows --parser + pipeline steps--> messages --dedup--> kept
+         kept --sd.Encode(template, max_length, loss_on)--> input_ids / labels
+              --sd.pack(max_length)--> packed rows (position_ids, seq_lens)   packing: true
+              --sd.Collator(padding_side)--> padded batches                  packing: false
+
+Every row dropped on the way keeps its ``drop_reason``; :class:`Prepared` carries the
+counts per stage so the CLI can print them and the trainer can log them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sftdata import DROP_REASON
+from sfttrain.config import ConfigError, DataFile, TrainConfig
+
+ENCODED_COLUMNS = ("input_ids", "labels", "attention_mask", "position_ids", "seq_lens")
+
+
+@dataclass
+class Prepared:
+    """Training-ready rows plus what happened on the way (``counts``: stage -> rows kept)."""
+
+    train: Any
+    eval: Any | None
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    pack_efficiency: float | None = None
+
+
+def read_rows(paths: list[str]) -> Any:
+    """Read JSONL / JSON / parquet files into one ``datasets.Dataset``.
+
+    A JSONL line that is not valid JSON becomes a row ``{"raw": line}`` with
+    ``drop_reason="parse.bad_json"``, so it is counted, never silently skipped.
+    """
+    import datasets
+
+    parts = []
+    for p in paths:
+        path = Path(p)
+        if path.suffix == ".parquet":
+            parts.append(datasets.Dataset.from_parquet(str(path)))
+        elif path.suffix in (".jsonl", ".json"):
+            parts.append(datasets.Dataset.from_list(_json_rows(path)))
+        else:
+            raise ConfigError(f"train_files: {p!r}: expected .jsonl, .json or .parquet")
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+
+def _json_rows(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}: a .json data file must hold a list of rows")
+        return [dict(r, drop_reason=None) for r in data]
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            rows.append({"raw": line, "drop_reason": "parse.bad_json"})
+            continue
+        if not isinstance(row, dict):
+            rows.append({"raw": line, "drop_reason": "parse.bad_json"})
+            continue
+        rows.append({**row, "drop_reason": None})
+    return rows
+
+
+def resolve_step(spec: Any, index: int) -> Any:
+    """Turn ``"clean.FixText"`` or ``{"step": "clean.QualityFilter", ...}`` into a step."""
+    import sftdata as sd
+
+    options = dict(spec) if isinstance(spec, dict) else {"step": spec}
+    name = options.pop("step")
+    module, _, cls_name = str(name).rpartition(".")
+    try:
+        cls = getattr(getattr(sd, module), cls_name)
+    except (AttributeError, ImportError):
+        raise ConfigError(f"pipeline[{index}]: no sftdata step {name!r}") from None
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"pipeline[{index}] ({name}): {e}") from e
+
+
+def parser_step(name: str) -> Any:
+    """The batched ``sftdata.parse`` step for a row format name (``"alpaca"`` -> ``Alpaca()``)."""
+    try:
+        module = importlib.import_module("sftdata.parse")
+    except ImportError:
+        raise ConfigError(f"parser: sftdata.parse is not available for {name!r}") from None
+    for attr in dir(module):
+        if attr.lower() == name.lower() and attr[:1].isupper():
+            return getattr(module, attr)()
+    formats = sorted(a.lower() for a in dir(module) if a[:1].isupper() and not a.startswith("_"))
+    raise ConfigError(f"parser: got {name!r}; allowed: {', '.join(formats)}")
+
+
+def get_template(name: str, tokenizer: Any) -> Any:
+    """A built-in sftdata template by name, or the tokenizer's own for ``"tokenizer"``."""
+    import sftdata as sd
+
+    if name == "tokenizer":
+        return sd.templates.from_tokenizer(tokenizer)
+    return sd.templates.get(name)
+
+
+def parse_file(path: str, parser: str | None) -> Any:
+    """One file's rows as ``messages`` + ``drop_reason`` (rejected rows included)."""
+    ds = read_rows([path])
+    if parser:
+        step = parser_step(parser)
+        ds = ds.map(
+            step,
+            batched=True,
+            remove_columns=ds.column_names,
+            features=step.features(ds.features),
+        )
+    if "messages" not in ds.column_names:
+        raise ConfigError(f"parser: {path!r} has no 'messages' column; name its parser")
+    return ds.select_columns(["messages", DROP_REASON])
+
+
+def to_messages(files: tuple[str | DataFile, ...], cfg: TrainConfig) -> tuple[Any, dict[str, int]]:
+    """Parse every file, run the pipeline steps and dedup; kept rows and counts per stage."""
+    import datasets
+
+    import sftdata as sd
+
+    parts = [
+        parse_file(f, cfg.parser)
+        if isinstance(f, str)
+        else parse_file(f.path, f.parser or cfg.parser)
+        for f in files
+    ]
+    ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    counts = {"read": len(ds), "parsed": sum(1 for r in ds[DROP_REASON] if r is None)}
+    steps = tuple(resolve_step(s, i) for i, s in enumerate(cfg.pipeline))
+    if steps:
+        ds = ds.map(sd.Pipeline(steps), batched=True)
+        counts["pipeline"] = sum(1 for r in ds[DROP_REASON] if r is None)
+    kept, _ = sd.split_rejects(ds)
+    if cfg.dedup != "none":
+        fn = sd.dedup.exact_dedup if cfg.dedup == "exact" else sd.dedup.minhash_dedup
+        kept, _ = fn(kept)
+        counts["dedup"] = len(kept)
+    return kept, counts
+
+
+def encode(ds: Any, tokenizer: Any, template: Any, cfg: TrainConfig) -> Any:
+    """``sd.Encode`` over every row; returns only the encoded kept rows."""
+    import sftdata as sd
+
+    step = sd.Encode(tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
+    out = ds.map(step, batched=True)
+    kept, _ = sd.split_rejects(out)
+    return kept.select_columns([c for c in ENCODED_COLUMNS if c in kept.column_names])
+
+
+def pack_rows(ds: Any, max_length: int) -> tuple[Any, float]:
+    """``sd.pack`` and the fraction of token slots the bins fill."""
+    import sftdata as sd
+    from sftdata._pack import pack_stats
+
+    packed, _ = sd.pack(ds, max_length=max_length)
+    eff = pack_stats(packed, max_length=max_length).efficiency
+    return packed.select_columns([c for c in ENCODED_COLUMNS if c in packed.column_names]), eff
+
+
+def prepare(cfg: TrainConfig, tokenizer: Any, template: Any) -> Prepared:
+    """Read, parse, filter, encode and (optionally) pack ``cfg``'s train and eval files."""
+    rows, counts = to_messages(cfg.train_files, cfg)
+    train = encode(rows, tokenizer, template, cfg)
+    counts["encoded"] = len(train)
+    eff = None
+    if cfg.packing:
+        train, eff = pack_rows(train, cfg.max_length)
+        counts["packed rows"] = len(train)
+    evaluation = None
+    if cfg.eval_files:
+        eval_rows, _ = to_messages(cfg.eval_files, cfg)
+        evaluation = encode(eval_rows, tokenizer, template, cfg)
+        counts["eval encoded"] = len(evaluation)
+    return Prepared(train=train, eval=evaluation, counts=counts, pack_efficiency=eff)
+
+
+def collator(tokenizer: Any, cfg: TrainConfig) -> Any:
+    """sftdata's collator: right padding for training (packed rows keep position_ids)."""
+    import sftdata as sd
+
+    return sd.Collator.for_tokenizer(tokenizer, padding_side=cfg.padding_side)
