@@ -180,6 +180,14 @@ class Encode:
         cut = self.truncation == "truncate"
         return _finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
 
+    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
+        """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.
+
+        Pass ``ds.features``: the carried columns keep their types, and a first batch
+        that happens to be all kept cannot pin ``drop_reason`` to the ``null`` type.
+        """
+        return _features(input_features, truncated=self.truncation == "truncate")
+
     def _plan(self, messages: Any) -> _Plan:
         msgs = validate_messages(messages)
         template: ChatTemplate = self.template  # type: ignore[assignment]
@@ -251,6 +259,14 @@ class EncodeText:
         rows = _tokenize(self.tokenizer, plans)
         cut = self.truncation == "truncate"
         return _finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
+
+    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
+        """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.
+
+        Pass ``ds.features``: the carried columns keep their types, and a first batch
+        that happens to be all kept cannot pin ``drop_reason`` to the ``null`` type.
+        """
+        return _features(input_features, truncated=self.truncation == "truncate")
 
     def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
         if self.max_length is None:
@@ -426,6 +442,19 @@ def _finish(
     if report_cut:
         out["truncated"] = cols["truncated"]
     return out
+
+
+def _features(input_features: Mapping[str, Any] | None, *, truncated: bool) -> Any:
+    import datasets
+
+    out = dict(input_features or {})
+    out["input_ids"] = datasets.List(datasets.Value("int32"))
+    out["labels"] = datasets.List(datasets.Value("int32"))
+    out["attention_mask"] = datasets.List(datasets.Value("int8"))
+    out[DROP_REASON] = datasets.Value("string")
+    if truncated:
+        out["truncated"] = datasets.Value("int64")
+    return datasets.Features(out)
 
 
 def _single_row(out: Batch, errors: dict[int, RowError]) -> dict[str, np.ndarray]:

@@ -61,7 +61,9 @@ def test_ids_equal_the_template_reference(
 
 
 @settings(max_examples=40)
-@given(data=st.data(), name=st.sampled_from(FAMILIES), loss_on=st.sampled_from(["assistant", "last"]))
+@given(
+    data=st.data(), name=st.sampled_from(FAMILIES), loss_on=st.sampled_from(["assistant", "last"])
+)
 def test_trained_tokens_are_exactly_those_touching_trained_segments(
     data: st.DataObject, name: str, loss_on: str, llama_tokenizer: Any, chatml_tokenizer: Any
 ) -> None:
@@ -79,7 +81,9 @@ def test_trained_tokens_are_exactly_those_touching_trained_segments(
         if want:
             assert label == tid
             # never a system or user character
-            assert all(messages[s.message]["role"] == "assistant" for s in segs if s.train and s.content)
+            assert all(
+                messages[s.message]["role"] == "assistant" for s in segs if s.train and s.content
+            )
 
 
 @settings(max_examples=30)
@@ -106,7 +110,11 @@ def test_decoding_each_trained_run_gives_the_answer_and_its_end_token(
 
 
 @settings(max_examples=30)
-@given(messages=conversations(text=st.sampled_from(["</s>", "<s>", "[INST]", "a </s> b", "<|im_end|>"])))
+@given(
+    messages=conversations(
+        text=st.sampled_from(["</s>", "<s>", "[INST]", "a </s> b", "<|im_end|>"])
+    )
+)
 def test_content_never_becomes_a_control_token(
     messages: list[dict[str, str]], llama_tokenizer: Any, chatml_tokenizer: Any
 ) -> None:
@@ -221,7 +229,7 @@ def test_unknown_template_and_missing_control_token_are_named(llama_tokenizer: A
     """An unknown template name lists known ones; a template whose control token the tokenizer lacks names it."""
     with pytest.raises(SftDataError, match="chatml"):
         sd.Encode(llama_tokenizer, "no-such-template", max_length=8)
-    with pytest.raises(SftDataError, match="control token '<\\|im_(start|end)\\|>'"):
+    with pytest.raises(SftDataError, match=r"control token '<\|im_(start|end)\|>'"):
         sd.Encode(llama_tokenizer, "chatml", max_length=8)
 
 
@@ -229,8 +237,12 @@ def test_encode_text_wraps_each_document_and_trains_everything(llama_tokenizer: 
     """Pretraining rows: BOS + text + EOS, labels == ids, '</s>' in the text stays text."""
     out = sd.EncodeText(llama_tokenizer)({"text": ["one </s> two", "three"]})
     bos, eos = llama_tokenizer.bos_token_id, llama_tokenizer.eos_token_id
-    for text, ids, labels in zip(["one </s> two", "three"], out["input_ids"], out["labels"], strict=True):
-        body = llama_tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    for text, ids, labels in zip(
+        ["one </s> two", "three"], out["input_ids"], out["labels"], strict=True
+    ):
+        body = llama_tokenizer(text, add_special_tokens=False, split_special_tokens=True)[
+            "input_ids"
+        ]
         assert ids.tolist() == [bos, *body, eos]
         assert labels.tolist() == ids.tolist()
     row = sd.encode_text("x", llama_tokenizer, add_bos=False, add_eos=False)

@@ -1,0 +1,126 @@
+"""Encode as a datasets step: batch-size invariance, pickling, stable fingerprints, one call per batch."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sftdata as sd
+from tests.strategies import conversations
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows(n: int) -> list[list[dict[str, str]]]:
+    convs = []
+    for i in range(n):
+        convs.append(
+            [
+                {"role": "user", "content": f"question {i} " * (1 + i % 5)},
+                {"role": "assistant", "content": f"answer </s> {i} " * (1 + i % 7)},
+            ]
+        )
+    convs[3] = [{"role": "user", "content": "no answer"}]  # one rejected row
+    return convs
+
+
+def test_map_with_batch_sizes_1_7_1000_gives_identical_rows(llama_tokenizer: Any) -> None:
+    """datasets.map(Encode, batched=True) is batch-size invariant (1, 7 and 1000)."""
+    ds = datasets.Dataset.from_dict({"messages": _rows(40)})
+    step = sd.Encode(llama_tokenizer, "llama2", max_length=60)
+    outs = [
+        ds.map(
+            step,
+            batched=True,
+            batch_size=bs,
+            features=step.features(ds.features),
+            load_from_cache_file=False,
+        ).to_dict()
+        for bs in (1, 7, 1000)
+    ]
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0]["drop_reason"].count("parse.no_assistant") == 1
+    assert "encode.too_long" in outs[0]["drop_reason"]
+    assert len(outs[0]["input_ids"]) == 40
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(convs=st.lists(conversations(), min_size=1, max_size=6))
+def test_batched_rows_equal_rows_encoded_alone(convs: list[Any], chatml_tokenizer: Any) -> None:
+    """Encoding a batch gives, row for row, what encoding each row alone gives."""
+    step = sd.Encode(chatml_tokenizer, "chatml", max_length=100_000)
+    together = step({"messages": convs})
+    for i, conv in enumerate(convs):
+        alone = step({"messages": [conv]})
+        for key in ("input_ids", "labels", "attention_mask"):
+            assert together[key][i].tolist() == alone[key][0].tolist()
+
+
+class _CountingTokenizer:
+    """The real tokenizer, counting how often it is called (a spy, not a fake)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_one_tokenizer_call_per_batch(chatml_tokenizer: Any) -> None:
+    """A batch of many multi-turn rows makes exactly one tokenizer call."""
+    spy = _CountingTokenizer(chatml_tokenizer)
+    out = sd.Encode(spy, "chatml", max_length=4096)({"messages": _rows(25)})
+    assert spy.calls == 1
+    assert sum(r is None for r in out["drop_reason"]) == 24
+
+
+def test_step_pickles_and_keeps_working(llama_tokenizer: Any) -> None:
+    """A pickled and unpickled step encodes identically."""
+    step = sd.Encode(llama_tokenizer, "mistral", max_length=64)
+    again = pickle.loads(pickle.dumps(step))
+    batch = {"messages": _rows(5)}
+    assert [x.tolist() for x in again(batch)["input_ids"]] == [
+        x.tolist() for x in step(batch)["input_ids"]
+    ]
+
+
+_FINGERPRINT = """
+import sys
+from datasets.fingerprint import Hasher
+from transformers import LlamaTokenizer
+import sftdata as sd
+tok = LlamaTokenizer.from_pretrained(sys.argv[1])
+step = sd.Encode(tok, "llama2", max_length=64)
+before = Hasher.hash(step)
+step({"messages": [[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]]})
+print(before, Hasher.hash(step))
+"""
+
+
+@pytest.mark.slow
+def test_fingerprint_is_stable_across_processes_and_calls(llama_tokenizer_dir: Path) -> None:
+    """datasets' fingerprint of the step is the same in two processes and before/after it runs."""
+    outs = []
+    for _ in range(2):
+        res = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT, str(llama_tokenizer_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        outs.append(res.stdout.split())
+    assert outs[0] == outs[1]
+    assert outs[0][0] == outs[0][1]
