@@ -1,0 +1,136 @@
+"""Detectors for secrets: cloud keys, service tokens, private keys, JWTs, password assignments.
+
+Each hit is ``(start, end, detail)`` where ``detail`` names the kind of secret
+(``aws_access_key``, ``github_token``, ``private_key``, ``jwt``, ``assignment`` ...).
+For ``password=...``-style assignments only the value is a hit: the key name stays
+readable after redaction (``password=<SECRET>``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+Hit = tuple[int, int, str]
+
+_BOUNDARY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_E = r"(?![A-Za-z0-9_-])"
+
+# (detail, literal every match contains, pattern) for tokens with a recognisable shape.
+# Patterns start with a literal (fast to search for); the start boundary is checked in
+# Python, and the literal lets a text skip the pattern altogether.
+_TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (name, literals, re.compile(pattern))
+    for name, literals, pattern in (
+        ("aws_access_key", ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA"),
+         rf"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{{16}}{_E}"),
+        ("github_token", ("gh",), rf"gh[pousr]_[A-Za-z0-9]{{36,251}}{_E}"),
+        ("github_token", ("github_pat_",), rf"github_pat_[A-Za-z0-9_]{{22,251}}{_E}"),
+        ("slack_token", ("xox",), rf"xox[abposr]-(?:[A-Za-z0-9]{{2,48}}-){{1,4}}[A-Za-z0-9]{{6,64}}{_E}"),
+        ("slack_webhook", ("hooks.slack.com",),
+         r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{16,32}"),
+        ("openai_key", ("sk-",), rf"sk-(?:(?:proj|svcacct|admin|ant)-)?[A-Za-z0-9_-]{{20,200}}{_E}"),
+        ("stripe_key", ("k_live_", "k_test_"), rf"[rs]k_(?:live|test)_[A-Za-z0-9]{{16,99}}{_E}"),
+        ("google_api_key", ("AIza",), rf"AIza[A-Za-z0-9_-]{{35}}{_E}"),
+        ("jwt", ("eyJ",), rf"eyJ[A-Za-z0-9_-]{{8,2000}}\.eyJ[A-Za-z0-9_-]{{8,4000}}\.[A-Za-z0-9_-]{{8,2000}}{_E}"),
+    )
+)  # fmt: skip
+
+_PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,20000}")
+_PEM_MAX = 20_000
+
+_KEY_WORDS = (
+    r"password|passwd|passphrase|secret|secret_?key|client_?secret|api_?key|apikey"
+    r"|access_?key|access_?token|auth_?token|private_?key|token"
+)
+# a key ending in one of the words (DB_PASSWORD, "api_key"), then = or :, then the value
+_ASSIGN = re.compile(
+    r"(?:" + _KEY_WORDS + r")[\"']?[ \t]{0,3}"
+    r"(?P<sep>:=|=>|=|:)[ \t]{0,3}(?:(?P<q>[\"'])(?P<qv>[^\"'\r\n]{1,200})(?P=q)"
+    r"|(?P<v>[^\s\"',;]{1,200}))",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"[*xX.•_-]+|[$<{%].*|(?i:null|none|true|false|redacted|changeme)")
+
+
+def _token_ok(detail: str, value: str) -> bool:
+    if detail == "openai_key":
+        body = value.rsplit("-", 1)[-1] if value.count("-") > 1 else value[3:]
+        return _mixed(body)
+    if detail == "jwt":
+        return _jwt_header_ok(value.split(".", 1)[0])
+    return True
+
+
+def _mixed(body: str) -> bool:
+    """Random-looking: a digit, an upper and a lower case letter (``sk-learn-...`` is prose)."""
+    return (
+        any(c.isdigit() for c in body)
+        and any(c.isupper() for c in body)
+        and any(c.islower() for c in body)
+    )
+
+
+def _jwt_header_ok(header: str) -> bool:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded
+
+
+def _private_keys(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    pos = 0
+    while (m := _PEM_BEGIN.search(text, pos)) is not None:
+        end_marker = f"-----END {m.group(1)}PRIVATE KEY"
+        end = text.find(end_marker, m.end(), m.end() + _PEM_MAX)
+        if end >= 0:
+            stop = text.find("-----", end + len(end_marker))
+            stop = stop + 5 if 0 <= stop <= end + len(end_marker) + 6 else end + len(end_marker)
+        else:  # a truncated block: take the base64 body that follows
+            body = _PEM_BODY.match(text, m.end())
+            stop = body.end() if body else m.end()
+            stop = len(text[:stop].rstrip())
+        hits.append((m.start(), stop, "private_key"))
+        pos = stop
+    return hits
+
+
+def _assignments(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    for m in _ASSIGN.finditer(text):
+        quoted = m.group("qv") is not None
+        group = "qv" if quoted else "v"
+        value = m.group(group)
+        if _PLACEHOLDER.fullmatch(value) or len(value) < 4:
+            continue
+        # Prose such as "Password: required" is not an assignment: an unquoted value
+        # after ':' must look like a secret (hold a digit or a symbol).
+        if not quoted and m.group("sep") == ":" and value.isalpha():
+            continue
+        hits.append((m.start(group), m.end(group), "assignment"))
+    return hits
+
+
+def find_secrets(text: str) -> list[Hit]:
+    """All secret hits in ``text``, sorted by start; overlapping hits are kept for the caller.
+
+    >>> find_secrets("key AKIAIOSFODNN7EXAMPLE and password=hunter22")
+    [(4, 24, 'aws_access_key'), (38, 46, 'assignment')]
+    """
+    hits = _private_keys(text) if "PRIVATE KEY" in text else []
+    for detail, literals, pattern in _TOKENS:
+        if any(lit in text for lit in literals):
+            hits += [
+                (m.start(), m.end(), detail)
+                for m in pattern.finditer(text)
+                if (m.start() == 0 or text[m.start() - 1] not in _BOUNDARY)
+                and _token_ok(detail, m.group())
+            ]
+    if "=" in text or ":" in text:
+        hits += _assignments(text)
+    return sorted(hits)
