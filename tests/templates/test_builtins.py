@@ -17,7 +17,7 @@ from tests import strategies as S
 NAMES = templates.names()
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(conv=S.conversations(), gen=st.booleans())
 def test_jinja_render_equals_native_render(conv: list[dict[str, str]], gen: bool) -> None:
     """Property: render_jinja(t.to_jinja()) == t.render for every built-in and conversation."""
@@ -27,7 +27,7 @@ def test_jinja_render_equals_native_render(conv: list[dict[str, str]], gen: bool
         assert templates.render_jinja(t.to_jinja(), conv, add_generation_prompt=gen) == native, name
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(conv=S.conversations())
 def test_segments_join_to_render_and_spans_point_at_content(conv: list[dict[str, str]]) -> None:
     """Property: "".join(segments) == render, and each span holds its (stripped) content."""
@@ -50,7 +50,7 @@ def _check_segments_and_spans(t: Template, conv: list[dict[str, str]]) -> None:
             assert shown.strip() == msg["content"].strip() and msg["content"].strip() in shown
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(conv=S.conversations())
 def test_trained_text_is_answers_and_their_end_of_turn(conv: list[dict[str, str]]) -> None:
     """Property: trained segments belong to assistant messages, and each answer's trained

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sentencepiece as spm
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sftdata import templates
@@ -50,7 +50,7 @@ def meta_llama2_ids(sp: Any, messages: list[dict[str, str]]) -> list[int]:
     return ids
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(conv=S.conversations(), prompt_only=st.booleans())
 def test_llama2_ids_equal_meta_reference(
     conv: list[dict[str, str]], prompt_only: bool, sp_tokenizer: Any, sp_model_path: Path
@@ -137,6 +137,8 @@ def test_jinja_family_ids_equal_apply_chat_template(
     with and without the generation prompt."""
     tok = family_tokenizers[name]
     conv = data.draw(S.conversations(text=_plain, system=False if name == "gemma" else None))
+    specials = [t for t in tok.all_special_tokens if t]
+    assume(not any(t in m["content"] for m in conv for t in specials))
     gen = data.draw(st.booleans())
     if gen:
         conv = conv[:-1]

@@ -22,14 +22,17 @@ from sftdata.templates._families import get, names
 from sftdata.templates._jinja import JinjaTemplate, from_tokenizer, render_jinja
 from sftdata.templates._segments import Segment, split_pieces, token_ids
 from sftdata.templates._template import StripMode, SystemPlacement, Template
+from sftdata.templates._xtuner import XTUNER_FORMATS, from_xtuner
 
 __all__ = [
+    "XTUNER_FORMATS",
     "JinjaTemplate",
     "Segment",
     "StripMode",
     "SystemPlacement",
     "Template",
     "from_tokenizer",
+    "from_xtuner",
     "get",
     "names",
     "render_jinja",

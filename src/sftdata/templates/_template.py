@@ -16,9 +16,10 @@ __all__ = ["StripMode", "SystemPlacement", "Template", "spans_of"]
 #: (a system prompt folded into the first user turn is left as is); ``turn``: the text
 #: between a turn's prefix and suffix is stripped as a whole (Meta's Llama-2 reference).
 StripMode = Literal["none", "content", "turn"]
-#: ``turn``: the system prompt is a turn of its own; ``first_user``: it is folded into
-#: the first user turn, right after the user prefix.
-SystemPlacement = Literal["turn", "first_user"]
+#: ``turn``: the system prompt is a turn of its own; ``fold``: it goes inside the first
+#: user turn, right after the user prefix (Llama-2, Mistral, Gemma); ``prepend``: it goes
+#: right before the first user prefix, in the same turn (xtuner's SYSTEM + INSTRUCTION).
+SystemPlacement = Literal["turn", "fold", "prepend"]
 
 _Item = tuple[str, bool, "int | None"]  # (text, is_content, message index)
 
@@ -39,9 +40,11 @@ class Template:
     ``bos_per_user_turn``); ``*_prefix`` / ``*_suffix`` wrap each role's content (a
     ``tool_prefix`` of ``None`` means the format has no tool turn);
     ``assistant_suffix`` is the trained end of an answer, ``assistant_after`` the
-    untrained glue after it; ``generation_prompt`` is appended when asked, ``end``
-    otherwise; ``control_tokens`` lists the control tokens the glue contains;
-    ``per_turn_pieces`` marks each turn as a tokenization piece of its own.
+    untrained glue after it (not after the last message when ``after_last`` is false);
+    ``generation_prompt`` is appended when asked, ``end`` otherwise; ``control_tokens``
+    lists the control tokens the glue contains; ``per_turn_pieces`` marks each turn (and
+    ``assistant_after``) as a tokenization piece of its own. ``{round}`` in the user
+    prefix/suffix becomes the 1-based number of the user turn.
 
     >>> from sftdata import templates
     >>> t = templates.get("chatml")
@@ -59,6 +62,7 @@ class Template:
     assistant_prefix: str = ""
     assistant_suffix: str = ""
     assistant_after: str = ""
+    after_last: bool = True
     tool_prefix: str | None = None
     tool_suffix: str = ""
     generation_prompt: str = ""
@@ -77,9 +81,10 @@ class Template:
             raise SftDataError("Template.name must be a non-empty string")
         if self.strip not in ("none", "content", "turn"):
             raise SftDataError(f"Template.strip must be none|content|turn, got {self.strip!r}")
-        if self.system_placement not in ("turn", "first_user"):
+        if self.system_placement not in ("turn", "fold", "prepend"):
             raise SftDataError(
-                f"Template.system_placement must be turn|first_user, got {self.system_placement!r}"
+                "Template.system_placement must be turn|fold|prepend, "
+                f"got {self.system_placement!r}"
             )
         for fname in ("control_tokens", "stop_words"):
             value = getattr(self, fname)
@@ -118,20 +123,30 @@ class Template:
                     (system, sys_idx is not None, sys_idx),
                     (self.system_suffix, False, sys_idx),
                 ]
+        rounds = 0
         for i in range(start, len(msgs)):
-            self._turn(out, i, msgs[i]["role"], msgs[i]["content"], fold if i == start else [])
+            rounds += msgs[i]["role"] == "user"
+            last = i == len(msgs) - 1
+            self._turn(out, i, msgs[i], fold if i == start else [], rounds=rounds, last=last)
         out.glue(self.generation_prompt if add_generation_prompt else self.end, None)
         return out.segments
 
-    def _turn(self, out: _Builder, i: int, role: str, text: str, fold: list[_Item]) -> None:
-        body: list[_Item] = [*fold, (text, True, i)]
+    def _turn(
+        self, out: _Builder, i: int, msg: Any, fold: list[_Item], *, rounds: int, last: bool
+    ) -> None:
+        role, text = msg["role"], msg["content"]
+        head: list[_Item] = fold if self.system_placement == "prepend" else []
+        body: list[_Item] = [*fold, (text, True, i)] if not head else [(text, True, i)]
         if role == "user":
             if self.bos_per_user_turn:
                 out.glue(self.bos, i, turn_start=True)
-            out.turn(i, self.user_prefix, body, self.user_suffix)
+            n = str(rounds)
+            prefix, suffix = (x.replace("{round}", n) for x in (self.user_prefix, self.user_suffix))
+            out.turn(i, prefix, body, suffix, head=head)
         elif role == "assistant":
             out.turn(i, self.assistant_prefix, body, self.assistant_suffix, train=True)
-            out.glue(self.assistant_after, i)
+            if self.after_last or not last:
+                out.glue(self.assistant_after, i, turn_start=True)
         elif role == "tool" and self.tool_prefix is not None:
             out.turn(i, self.tool_prefix, body, self.tool_suffix)
         else:
@@ -209,17 +224,28 @@ class _Builder:
                 self._add(Segment(part, part in self._specials, msg, False, train))
 
     def turn(
-        self, msg: int | None, prefix: str, body: list[_Item], suffix: str, *, train: bool = False
+        self,
+        msg: int | None,
+        prefix: str,
+        body: list[_Item],
+        suffix: str,
+        *,
+        train: bool = False,
+        head: list[_Item] | None = None,
     ) -> None:
         if self.t.per_turn_pieces:
             self._break = True
+        self._items(head or [], train=False)
         self.glue(prefix, msg)
-        for text, is_content, idx in _strip_body(body, self.t.strip):
+        self._items(_strip_body(body, self.t.strip), train=train)
+        self.glue(suffix, msg, train=train)
+
+    def _items(self, items: list[_Item], *, train: bool) -> None:
+        for text, is_content, idx in items:
             if is_content:
                 self._add(Segment(text, False, idx, True, train))
             else:
                 self.glue(text, idx)
-        self.glue(suffix, msg, train=train)
 
     def _add(self, seg: Segment) -> None:
         if self._break and not seg.special:

@@ -48,19 +48,27 @@ def _system_block(t: Template) -> str:
     return out
 
 
+def _lit_round(text: str) -> str:
+    # "{round}" is the 1-based number of the user turn, counted in ``ns.rounds``.
+    return " + (ns.rounds | string) + ".join(_lit(part) for part in text.split("{round}"))
+
+
 def _user_block(t: Template) -> str:
-    bos = "{{- " + _lit(t.bos) + " -}}" if t.bos_per_user_turn and t.bos else ""
-    plain = f"{_lit(t.user_prefix)} + {_content(_MSG, t.strip != 'none')} + {_lit(t.user_suffix)}"
-    if t.system_placement != "first_user":
-        return bos + "{{- " + plain + " -}}"
-    fold = f"{_lit(t.system_prefix)} + system + {_lit(t.system_suffix)}"
-    if t.strip == "turn":
-        body = f"(({fold} + {_MSG}) | trim)"
+    out = "{%- set ns.rounds = ns.rounds + 1 -%}"
+    out += "{{- " + _lit(t.bos) + " -}}" if t.bos_per_user_turn and t.bos else ""
+    pre, suf = _lit_round(t.user_prefix), _lit_round(t.user_suffix)
+    plain = f"{pre} + {_content(_MSG, t.strip != 'none')} + {suf}"
+    if t.system_placement == "turn":
+        return out + "{{- " + plain + " -}}"
+    system = f"{_lit(t.system_prefix)} + system + {_lit(t.system_suffix)}"
+    if t.system_placement == "prepend":
+        with_system = f"{system} + {plain}"
+    elif t.strip == "turn":
+        with_system = f"{pre} + (({system} + {_MSG}) | trim) + {suf}"
     else:
-        body = f"{fold} + {_content(_MSG, t.strip == 'content')}"
-    folded = f"{_lit(t.user_prefix)} + {body} + {_lit(t.user_suffix)}"
+        with_system = f"{pre} + {system} + {_content(_MSG, t.strip == 'content')} + {suf}"
     return (
-        bos + "{%- if loop.first and system is not none -%}{{- " + folded + " -}}"
+        out + "{%- if loop.first and system is not none -%}{{- " + with_system + " -}}"
         "{%- else -%}{{- " + plain + " -}}{%- endif -%}"
     )
 
@@ -71,10 +79,11 @@ _MSG = "message['content']"
 def template_to_jinja(t: Template) -> str:
     """The jinja source of ``t`` (see :meth:`Template.to_jinja`)."""
     strip = t.strip != "none"
-    assistant = (
-        f"{_lit(t.assistant_prefix)} + {_content(_MSG, strip)} + "
-        f"{_lit(t.assistant_suffix)} + {_lit(t.assistant_after)}"
-    )
+    assistant = "{{- " + (
+        f"{_lit(t.assistant_prefix)} + {_content(_MSG, strip)} + {_lit(t.assistant_suffix)}"
+    ) + " -}}"
+    after = "{{- " + _lit(t.assistant_after) + " -}}"
+    assistant += after if t.after_last else "{%- if not loop.last -%}" + after + "{%- endif -%}"
     if t.tool_prefix is not None:
         tool = (
             "{{- "
@@ -89,13 +98,14 @@ def template_to_jinja(t: Template) -> str:
         + " + message['role']) -}}"
     )
     return (
-        _system_block(t)
+        "{%- set ns = namespace(rounds=0) -%}"
+        + _system_block(t)
         + "{%- for message in messages[start:] -%}"
         + "{%- if message['role'] == 'user' -%}"
         + _user_block(t)
-        + "{%- elif message['role'] == 'assistant' -%}{{- "
+        + "{%- elif message['role'] == 'assistant' -%}"
         + assistant
-        + " -}}{%- elif message['role'] == 'tool' -%}"
+        + "{%- elif message['role'] == 'tool' -%}"
         + tool
         + "{%- else -%}"
         + bad_role

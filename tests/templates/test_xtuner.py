@@ -1,0 +1,104 @@
+"""xtuner_* templates: the ids equal xtuner's own turn-by-turn encoding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import sftdata as sd
+from sftdata import templates
+from tests import strategies as S
+from tests.templates.conftest import sentencepiece_tokenizer
+
+SPEC = json.loads(
+    (
+        Path(__file__).parents[1] / "fixtures" / "templates" / "xtuner_prompt_templates.json"
+    ).read_text(encoding="utf-8")
+)
+KEYS = sorted(SPEC["templates"])
+
+
+@pytest.fixture(scope="module")
+def xtuner_tokenizers(sp_model_path: Path) -> dict[str, Any]:
+    out = {}
+    for key, tokens in SPEC["model_tokens"].items():
+        tok = sentencepiece_tokenizer(sp_model_path, eos_token=tokens["eos"])
+        extra = [t for t in [tokens["bos"], *tokens["control_tokens"]] if t and t != "<s>"]
+        if extra:
+            tok.add_special_tokens({"additional_special_tokens": extra})
+        out[key] = tok
+    return out
+
+
+def xtuner_ids(key: str, tok: Any, conv: list[dict[str, str]]) -> list[int]:
+    """xtuner's encoding (template_map_fn + encode_fn), written from its published code."""
+    spec, tokens = SPEC["templates"][key], SPEC["model_tokens"][key]
+    suffix, as_eos, sep = (
+        spec.get("SUFFIX", ""),
+        spec.get("SUFFIX_AS_EOS", False),
+        spec.get("SEP", ""),
+    )
+    system = conv[0]["content"] if conv[0]["role"] == "system" else ""
+    pairs = [m for m in conv if m["role"] != "system"]
+    turns = list(zip(pairs[::2], pairs[1::2], strict=True))
+    ids: list[int] = []
+    needs_bos = True
+    for n, (user, answer) in enumerate(turns):
+        text = spec["SYSTEM"].format(system=system) if n == 0 and system != "" else ""
+        text += spec["INSTRUCTION"].format(input=user["content"], round=n + 1)
+        if needs_bos and tokens["bos"]:
+            ids.append(tok.convert_tokens_to_ids(tokens["bos"]))
+        ids += tok.encode(text, add_special_tokens=False)
+        output = answer["content"] + (suffix if answer["content"] != "" else "")
+        ids += tok.encode(output, add_special_tokens=False)
+        needs_bos = not as_eos
+        if not as_eos:
+            ids.append(tok.convert_tokens_to_ids(tokens["eos"]))
+        if sep and n < len(turns) - 1:
+            ids += tok.encode(sep, add_special_tokens=False)
+    return ids
+
+
+_text = st.one_of(S.words, S.plain_text.filter(bool), S.whitespace_only)
+
+
+@pytest.mark.parametrize("key", KEYS)
+@settings(max_examples=8)
+@given(conv=S.conversations(text=_text))
+def test_xtuner_ids_equal_xtuner_encoding(
+    key: str, conv: list[dict[str, str]], xtuner_tokenizers: dict[str, Any]
+) -> None:
+    """Property: token_ids(get("xtuner_<key>")) == xtuner's encode_fn ids."""
+    tok = xtuner_tokenizers[key]
+    assume(not any(t in m["content"] for m in conv for t in tok.all_special_tokens))
+    ours = templates.token_ids(templates.get(f"xtuner_{key}").segments(conv), tok)
+    assert ours == xtuner_ids(key, tok, conv)
+
+
+def test_round_placeholder_counts_user_turns() -> None:
+    """Example: {round} in INSTRUCTION numbers the user turns, natively and in jinja."""
+    t = templates.from_xtuner(
+        "rounds", instruction="[Round {round}]\nQ: {input}\nA: ", sep="\n\n", bos="", eos="</s>"
+    )
+    conv = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
+    text = t.render(conv)
+    assert text == "[Round 1]\nQ: a\nA: b</s>\n\n[Round 2]\nQ: c\nA: d</s>"
+    assert templates.render_jinja(t.to_jinja(), conv) == text
+
+
+def test_from_xtuner_validates_placeholders() -> None:
+    """Example: a SYSTEM/INSTRUCTION without its placeholder is refused up front."""
+    with pytest.raises(sd.SftDataError, match="INSTRUCTION"):
+        templates.from_xtuner("bad", instruction="no placeholder")
+    with pytest.raises(sd.SftDataError, match="SYSTEM"):
+        templates.from_xtuner("bad", system="{system}{system}")
