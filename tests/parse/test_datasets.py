@@ -110,3 +110,9 @@ def test_fingerprint_is_stable_across_processes_and_a_second_map_is_a_cache_hit(
         assert mapped._fingerprint == their_fingerprint
         assert mapped.cache_files[0]["filename"] == their_file
         assert os.stat(their_file).st_mtime_ns == before  # read from cache, not rewritten
+
+
+def test_wrong_parser_for_the_columns_fails_at_once_naming_them():
+    ds = load_fixture("sharegpt.json")
+    with pytest.raises(sd.SftDataError, match=r"Alpaca needs column\(s\) \['instruction'\]"):
+        _map(ds, sd.parse.Alpaca())

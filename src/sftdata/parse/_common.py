@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from sftdata._batch import batch_len, drop_reasons, iter_rows
-from sftdata._contract import DROP_REASON, ROLES, Batch, Message, RowError, validate_messages
+from sftdata._contract import DROP_REASON, ROLES, Batch, Message, RowError, SftDataError
 
 #: Column holding a rejected row's input as JSON, so nothing is lost.
 RAW = "raw"
@@ -174,17 +174,28 @@ def parse_batch(
 class ParseStep:
     """Shared ``__call__`` and ``features`` of the frozen parser dataclasses.
 
-    Subclasses set ``OUTPUTS`` (the columns the row function returns), a ``keep``
-    field and ``_parse_row``.
+    Subclasses set ``OUTPUTS`` (the columns the row function returns), ``REQUIRED``
+    (input columns without which no row can parse), a ``keep`` field and ``_parse_row``.
+    A batch that lacks a required column altogether raises ``SftDataError``: that is
+    the wrong parser for the data, not a bad row.
     """
 
     OUTPUTS: ClassVar[tuple[str, ...]] = ("messages",)
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
     keep: tuple[str, ...]
+
+    def _required(self) -> tuple[str, ...]:
+        return self.REQUIRED
 
     def _parse_row(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
     def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
+        missing = [c for c in self._required() if c not in batch]
+        if missing and batch_len(batch) > 0:  # the wrong parser for this data: say so at once
+            raise SftDataError(
+                f"{type(self).__name__} needs column(s) {missing}; the batch has {sorted(batch)}"
+            )
         return parse_batch(batch, self._parse_row, outputs=self.OUTPUTS, keep=self.keep)
 
     def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
@@ -210,8 +221,3 @@ def _feature(column: str) -> Any:
     if column == "conversation":
         return datasets.List({"system": string, "input": string, "output": string})
     return datasets.List({"role": string, "content": string})
-
-
-def validated(messages: list[Any]) -> list[Message]:
-    """``validate_messages`` (kept here so parsers import one module)."""
-    return validate_messages(messages)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from sftdata._contract import Message, RowError
-from sftdata.parse._common import KEEP_COLUMNS, ParseStep, as_row, check_keep, get_str, validated
+from sftdata._contract import Message, RowError, validate_messages
+from sftdata.parse._common import KEEP_COLUMNS, ParseStep, as_row, check_keep, get_str
 
 # The only two strings that start a turn. Anything else, ``### Step 1``, ``###Human:``,
 # ``### human:``, a markdown heading, stays content.
@@ -49,7 +49,7 @@ def oasst1(row: Mapping[str, Any]) -> dict[str, list[Message]]:
         messages.pop()  # an unanswered question has nothing to learn from
     if not any(m["role"] == "assistant" for m in messages):
         raise RowError("parse.no_assistant", "no '### Assistant:' turn answers a human turn")
-    return {"messages": validated(messages)}
+    return {"messages": validate_messages(messages)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class Oasst1(ParseStep):
     [None, 'parse.malformed']
     """
 
+    REQUIRED: ClassVar[tuple[str, ...]] = ("text",)
     keep: tuple[str, ...] = KEEP_COLUMNS
 
     def __post_init__(self) -> None:

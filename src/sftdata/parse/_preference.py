@@ -124,6 +124,7 @@ class Preference(ParseStep):
     """
 
     OUTPUTS: ClassVar[tuple[str, ...]] = ("prompt", "chosen", "rejected")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("chosen", "rejected")
     keep: tuple[str, ...] = KEEP_COLUMNS
 
     def __post_init__(self) -> None:

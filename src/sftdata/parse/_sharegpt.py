@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from sftdata._contract import ROLES, Message, RowError
+from sftdata._contract import ROLES, Message, RowError, validate_messages
 from sftdata.parse._common import (
     KEEP_COLUMNS,
     ParseStep,
@@ -17,7 +17,6 @@ from sftdata.parse._common import (
     code_value,
     get_item,
     get_list,
-    validated,
 )
 
 #: ShareGPT speaker names -> contract roles. ``function_call`` is the assistant calling
@@ -80,7 +79,7 @@ def sharegpt(
         if not isinstance(value, str):
             raise RowError(f"parse.bad_field:{column}.{content_key}", f"{column}[{i}] has no text")
         messages.append({"role": role_map[name], "content": value})
-    return {"messages": validated(messages)}
+    return {"messages": validate_messages(messages)}
 
 
 @dataclass(frozen=True)
@@ -118,6 +117,9 @@ class ShareGPT(ParseStep):
             if not isinstance(getattr(self, option), str):
                 raise TypeError(f"{option} must be a string, got {getattr(self, option)!r}")
         object.__setattr__(self, "keep", check_keep(self.keep, self.OUTPUTS))
+
+    def _required(self) -> tuple[str, ...]:
+        return (self.column,)
 
     def _parse_row(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -157,7 +159,7 @@ def openai(row: Mapping[str, Any], *, part_separator: str = "\n") -> dict[str, l
         turn = get_item(turns, i, "messages")
         role = check_role(turn.get("role"), "messages.role")
         messages.append({"role": role, "content": _content(turn, i, part_separator)})
-    return {"messages": validated(messages)}
+    return {"messages": validate_messages(messages)}
 
 
 def _content(turn: Mapping[str, Any], i: int, separator: str) -> str:
@@ -188,6 +190,7 @@ class OpenAI(ParseStep):
     ['parse.no_assistant']
     """
 
+    REQUIRED: ClassVar[tuple[str, ...]] = ("messages",)
     part_separator: str = "\n"
     keep: tuple[str, ...] = KEEP_COLUMNS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from sftdata._contract import Message, RowError
 from sftdata.parse._common import (
@@ -104,6 +104,7 @@ class Alpaca(ParseStep):
     [[{'role': 'user', 'content': 'Sum 2+2'}, {'role': 'assistant', 'content': '4'}]]
     """
 
+    REQUIRED: ClassVar[tuple[str, ...]] = ("instruction",)
     instances: Instances = "single"
     keep: tuple[str, ...] = KEEP_COLUMNS
 
@@ -147,6 +148,7 @@ class Dolly(ParseStep):
     ['qa']
     """
 
+    REQUIRED: ClassVar[tuple[str, ...]] = ("instruction", "response")
     keep: tuple[str, ...] = KEEP_COLUMNS
 
     def __post_init__(self) -> None:

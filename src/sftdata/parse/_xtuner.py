@@ -16,7 +16,6 @@ from sftdata.parse._common import (
     get_item,
     get_list,
     get_str,
-    validated,
 )
 
 XTunerTurn = dict[str, str]
@@ -56,7 +55,7 @@ def xtuner(row: Mapping[str, Any]) -> dict[str, list[Message]]:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": user})
         messages.append({"role": "assistant", "content": answer})
-    return {"messages": validated(messages)}
+    return {"messages": validate_messages(messages)}
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,7 @@ class XTuner(ParseStep):
     [[{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}]]
     """
 
+    REQUIRED: ClassVar[tuple[str, ...]] = ("conversation",)
     keep: tuple[str, ...] = KEEP_COLUMNS
 
     def __post_init__(self) -> None:
