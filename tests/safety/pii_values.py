@@ -43,16 +43,23 @@ def group(value: str, size: int, sep: str) -> str:
 
 
 filler_words = st.lists(
-    st.from_regex(r"[a-z]{2,9}", fullmatch=True).filter(lambda w: w not in VERSION_CUES),
+    st.text(string.ascii_lowercase, min_size=2, max_size=9).filter(lambda w: w not in VERSION_CUES),
     min_size=0,
     max_size=4,
 ).map(" ".join)
 
+
+def _word(lo: int, hi: int) -> st.SearchStrategy[str]:
+    """A lowercase letter then ``lo..hi`` letters or digits."""
+    tail = st.text(string.ascii_lowercase + DIGITS, min_size=lo, max_size=hi)
+    return st.builds(str.__add__, st.sampled_from(string.ascii_lowercase), tail)
+
+
 emails = st.builds(
     "{}{}@{}.{}".format,
-    st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True),
+    _word(0, 10),
     st.sampled_from(["", ".x", "_y", "+tag", "-z"]),
-    st.from_regex(r"[a-z][a-z0-9]{1,10}", fullmatch=True),
+    _word(1, 10),
     st.sampled_from(["com", "org", "net", "io", "example", "co.uk"]),
 )
 
@@ -93,7 +100,7 @@ _US_AREAS = ["212", "415", "646", "312", "206", "617", "305", "718", "202", "512
 @st.composite
 def phones(draw: st.DrawFn) -> str:
     area = draw(st.sampled_from(_US_AREAS))
-    exchange = draw(st.from_regex(r"[2-9][0-9]{2}", fullmatch=True))
+    exchange = draw(st.sampled_from("23456789")) + draw(st.text(DIGITS, min_size=2, max_size=2))
     line = draw(st.text(DIGITS, min_size=4, max_size=4))
     fmt = draw(
         st.sampled_from(
@@ -140,5 +147,5 @@ hard_negatives = st.one_of(
     st.tuples(st.sampled_from(["version", "v", "build", "release"]), ipv4s).map(" ".join),
     st.text(DIGITS, min_size=9, max_size=9).map(lambda s: f"978-{s[:1]}-{s[1:4]}-{s[4:]}-{s[0]}"),
     st.integers(0, 10**6).map(lambda n: f"ORD-{n:07d}"),
-    st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){1,2}", fullmatch=True),
+    st.lists(st.integers(0, 999).map(str), min_size=2, max_size=3).map(".".join),
 )

@@ -68,13 +68,13 @@ def score_lines(lines: Iterable[str], *, region: str = "US") -> dict[str, TypeSc
     >>> s["email"].tp, s["ip_address"].fp
     (1, 0)
     """
-    scores = {t: TypeScore() for t in PII_TYPES}
+    scores: dict[str, TypeScore] = {t: TypeScore() for t in PII_TYPES}
     for line in lines:
         line = line.rstrip("\n")
         if not line.strip() or line.startswith("#"):
             continue
         text, gold = parse_labelled(line)
-        predicted = {(s.type, s.start, s.end) for s in find_pii(text, region=region)}
+        predicted: set[Gold] = {(s.type, s.start, s.end) for s in find_pii(text, region=region)}
         expected = set(gold)
         for kind, _, _ in predicted & expected:
             scores[kind].tp += 1

@@ -44,17 +44,44 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_ok(raw: str) -> bool:
+    seps = {c for c in raw if c in " -"}
+    digits = raw.replace(" ", "").replace("-", "")
+    return (
+        len(seps) <= 1
+        and 13 <= len(digits) <= 19
+        and digits.isascii()
+        and _CARD_PREFIX.match(digits) is not None
+        and luhn_ok(digits)
+    )
+
+
+def _best_card(raw: str) -> tuple[int, int] | None:
+    """The longest valid card inside a digit run, made of whole groups of >= 3 digits."""
+    if _card_ok(raw):
+        return 0, len(raw)
+    groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", raw)]
+    if len(groups) > 8:
+        return None
+    for size in range(len(groups) - 1, 0, -1):
+        for i in range(len(groups) - size + 1):
+            part = groups[i : i + size]
+            if all(e - s >= 3 for s, e in part) and _card_ok(raw[part[0][0] : part[-1][1]]):
+                return part[0][0], part[-1][1]
+    return None
+
+
 def find_cards(text: str) -> list[Hit]:
-    """Card numbers: 13-19 digits, one kind of separator, a known issuer prefix, Luhn-valid."""
+    """Card numbers: 13-19 digits, one kind of separator, a known issuer prefix, Luhn-valid.
+
+    When a run of digit groups fails, its longest valid sub-run of whole groups is
+    taken, so a card next to another number (``0 4111 1111 1111 1111``) is still found.
+    """
     hits: list[Hit] = []
     for m in _CARD.finditer(text):
-        raw = m.group()
-        seps = {c for c in raw if c in " -"}
-        digits = raw.replace(" ", "").replace("-", "")
-        if len(seps) > 1 or not digits.isascii() or not _CARD_PREFIX.match(digits):
-            continue
-        if luhn_ok(digits):
-            hits.append((m.start(), m.end(), "card"))
+        found = _best_card(m.group())
+        if found is not None:
+            hits.append((m.start() + found[0], m.start() + found[1], "card"))
     return hits
 
 
