@@ -62,7 +62,7 @@ def base_config(model_dir: Path, out: Path, **overrides: Any) -> Any:
         "output_dir": str(out),
         "template": "llama2",
         "method": "lora",
-        "max_steps": 8,
+        "max_steps": 6,
         "batch_size": 4,
         "logging_steps": 2,
         "learning_rate": 1e-2,

@@ -1,9 +1,4 @@
-"""Real training on CPU: a tiny Llama from a config, the real 32k sentencepiece tokenizer.
-
-Tolerances: LoRA save/reload logits are compared exactly (same weights, same ops);
-the merged export against base+adapter at atol 1e-5 (the merge adds B·A·scale into
-W once, instead of adding the two matmul results: float32 rounding only).
-"""
+"""Real training on CPU: a tiny Llama from a config, the real 32k sentencepiece tokenizer."""
 
 from __future__ import annotations
 
@@ -51,7 +46,7 @@ def test_loss_falls_on_overfit_set(
     cfg = base_config(tiny_model_dir, tmp_path / method, method=method, **extra)
     prepared = Prepared(train=encoded_rows(tiny_tokenizer), eval=None)
     result = train(cfg, prepared=prepared, callbacks=[CountLayers()])
-    assert result.steps == 8
+    assert result.steps == 6
     assert _falls(result.losses), result.losses
     logged = [json.loads(x) for x in (tmp_path / method / "metrics.jsonl").read_text().splitlines()]
     first = logged[0]
@@ -61,42 +56,3 @@ def test_loss_falls_on_overfit_set(
     # 2 layers x 7 linear projections: quantised for qlora only, LoRA-wrapped unless full
     assert seen["linear4bit"] == (14 if method == "qlora" else 0)
     assert (seen["lora"] > 0) == (method != "full")
-
-
-def _logits(model: Any, ids: Any) -> Any:
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        return model(input_ids=ids).logits
-
-
-def test_adapter_reload_and_merged_export(
-    tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
-) -> None:
-    """Property: a reloaded adapter gives identical logits; the merged export matches (1e-5)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from sfttrain import export, train
-
-    cfg = base_config(tiny_model_dir, tmp_path / "run", max_steps=4)
-    result = train(cfg, prepared=Prepared(train=encoded_rows(tiny_tokenizer), eval=None))
-    ids = torch.tensor([tiny_tokenizer("The quick brown fox jumps").input_ids])
-    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
-    plain = _logits(base, ids)
-    with_adapter = PeftModel.from_pretrained(base, str(result.final_dir))
-    adapted = _logits(with_adapter, ids)
-    assert not torch.allclose(plain, adapted)  # training changed something
-    again = _logits(
-        PeftModel.from_pretrained(
-            AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)), str(result.final_dir)
-        ),
-        ids,
-    )
-    assert torch.equal(adapted, again)
-    out = export(result.final_dir, tmp_path / "export")
-    assert (out / "model.safetensors").is_file()
-    merged = AutoModelForCausalLM.from_pretrained(str(out))
-    torch.testing.assert_close(_logits(merged, ids), adapted, atol=1e-5, rtol=0)
