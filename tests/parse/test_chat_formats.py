@@ -204,3 +204,15 @@ def test_openai_parts_flatten_like_plain_strings(conv, sep):
     ]
     got = sd.parse.openai({"messages": parted}, part_separator=sep)["messages"]
     assert got == [{"role": m["role"], "content": sep.join(m["content"])} for m in conv]
+
+
+def test_openai_tool_calls_next_to_text_are_kept_after_it():
+    calls = [{"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    row = {
+        "messages": [
+            U("Run g."),
+            {"role": "assistant", "content": "Running g.", "tool_calls": calls},
+        ]
+    }
+    text, dumped = sd.parse.openai(row)["messages"][1]["content"].split("\n", 1)
+    assert text == "Running g." and json.loads(dumped) == calls

@@ -116,3 +116,23 @@ def test_wrong_parser_for_the_columns_fails_at_once_naming_them():
     ds = load_fixture("sharegpt.json")
     with pytest.raises(sd.SftDataError, match=r"Alpaca needs column\(s\) \['instruction'\]"):
         _map(ds, sd.parse.Alpaca())
+
+
+def test_xtuner_rows_survive_a_round_trip_through_arrow():
+    """XTuner then ToXTuner on a real dataset gives back the kept rows' conversations."""
+    ds = load_fixture("xtuner.jsonl")
+    parsed = _map(ds, sd.parse.XTuner())
+    back_step = sd.parse.ToXTuner()
+    back = parsed.map(
+        back_step,
+        batched=True,
+        remove_columns=["messages"],
+        features=back_step.features(parsed.features),
+    )
+    assert back.column_names == ["drop_reason", "raw", "id", "conversation"]
+    for original, row in zip(ds, back, strict=True):
+        if row["drop_reason"] is None:
+            turns = [{k: v for k, v in t.items() if v is not None} for t in row["conversation"]]
+            assert turns == original["conversation"]
+        else:
+            assert row["conversation"] == []

@@ -205,7 +205,7 @@ class ParseStep:
         """
         import datasets
 
-        out = {c: _feature(c) for c in self.OUTPUTS}
+        out = {c: feature_of(c) for c in self.OUTPUTS}
         out[DROP_REASON] = datasets.Value("string")
         out[RAW] = datasets.Value("string")
         for c in self.keep:
@@ -214,7 +214,7 @@ class ParseStep:
         return datasets.Features(out)
 
 
-def _feature(column: str) -> Any:
+def feature_of(column: str) -> Any:
     import datasets
 
     string = datasets.Value("string")

@@ -139,8 +139,9 @@ def openai(row: Mapping[str, Any], *, part_separator: str = "\n") -> dict[str, l
 
     Content may be a string or a list of parts; text parts ``{"type": "text", "text":
     ...}`` are joined with ``part_separator`` and any other part type is rejected
-    (``parse.unsupported_part:<type>``). An assistant turn whose content is ``None``
-    but which has ``tool_calls`` gets the calls as JSON content. Other keys are dropped.
+    (``parse.unsupported_part:<type>``). An assistant turn with ``tool_calls`` keeps
+    them as JSON, on a line after its text when it has text (the contract has no
+    tool-call field, and dropping them would lose data). Other keys are dropped.
 
     >>> openai({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"},
     ...                                                    {"type": "text", "text": "there"}]},
@@ -163,11 +164,19 @@ def openai(row: Mapping[str, Any], *, part_separator: str = "\n") -> dict[str, l
 
 
 def _content(turn: Mapping[str, Any], i: int, separator: str) -> str:
-    content = turn.get("content")
+    calls = turn.get("tool_calls") if turn.get("role") == "assistant" else None
+    text = _text(turn.get("content"), i, separator, none_ok=bool(calls))
+    if calls:
+        dumped = json.dumps(calls, ensure_ascii=False, default=str)
+        return f"{text}\n{dumped}" if text else dumped
+    return text
+
+
+def _text(content: Any, i: int, separator: str, *, none_ok: bool) -> str:
     if isinstance(content, str):
         return content
-    if content is None and turn.get("role") == "assistant" and turn.get("tool_calls"):
-        return json.dumps(turn["tool_calls"], ensure_ascii=False, default=str)
+    if content is None and none_ok:
+        return ""
     if not isinstance(content, list):
         raise RowError("parse.bad_field:messages.content", f"messages[{i}].content is not text")
     texts = []

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sftdata._batch import map_kept
-from sftdata._contract import Batch, Message, RowError, SftDataError, validate_messages
+from sftdata._contract import DROP_REASON, Batch, Message, RowError, SftDataError, validate_messages
 from sftdata.parse._common import (
     KEEP_COLUMNS,
     ParseStep,
     as_row,
     check_keep,
+    feature_of,
     get_item,
     get_list,
     get_str,
@@ -119,6 +120,16 @@ class ToXTuner:
     """
 
     OUTPUTS: ClassVar[tuple[str, ...]] = ("conversation",)
+
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """Output ``datasets.Features`` for ``ds.map(step, batched=True,
+        remove_columns=["messages"], features=step.features(ds.features))``."""
+        import datasets
+
+        out = {k: v for k, v in input_features.items() if k != "messages"}
+        out["conversation"] = feature_of("conversation")
+        out.setdefault(DROP_REASON, datasets.Value("string"))
+        return datasets.Features(out)
 
     def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
         if "messages" not in batch:
