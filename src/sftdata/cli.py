@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="show one row of a dataset with its label mask")
     s.add_argument("path", type=Path)
     s.add_argument("--row", type=int, default=0)
-    s.add_argument("--tokenizer", default=None)
+    s.add_argument("--tokenizer", default=None, help="tokenizer to show input_ids/labels with")
+    s.add_argument("--html", type=Path, default=None, help="write an HTML view here instead")
     st = sub.add_parser("stats", help="statistics report on a dataset")
     st.add_argument("path", type=Path)
     st.add_argument("--out", type=Path, default=None, help="folder for report.md/json and plots")
@@ -111,14 +112,17 @@ def _cmd_show(a: argparse.Namespace) -> int:
     if not 0 <= a.row < len(ds):
         raise SftDataError(f"--row {a.row} is out of range: the dataset has {len(ds)} rows")
     row = ds[a.row]
+    if a.tokenizer is None or "input_ids" not in row:
+        if a.tokenizer is not None:
+            print("note: the row has no input_ids; showing it as JSON", file=sys.stderr)
+        print(json.dumps(row, ensure_ascii=False, indent=2, default=str))
+        return 0
     view = importlib.import_module("sftdata.view")
     tok = _tokenizer(a.tokenizer)
-    show = getattr(view, "show", None) or getattr(view, "render", None)
-    if show is None:
-        raise SftDataError("sftdata.view has no show/render function yet")
-    out = show(row, tok) if tok is not None else show(row)
-    if out is not None:
-        print(out)
+    if a.html is not None:
+        print(view.save_html(row, tok, a.html))
+    else:
+        print(view.terminal(row, tok, color=sys.stdout.isatty()))
     return 0
 
 

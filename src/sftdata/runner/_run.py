@@ -158,10 +158,13 @@ def _run_map_local(
     batch_size: int,
     num_proc: int,
     progress: bool,
+    reused: list[str],
 ) -> list[str]:
     n_parts = max(1, -(-table.num_rows // rows))
     names = [f"part-{i:05d}.parquet" for i in range(n_parts)]
     todo = [i for i, n in enumerate(names) if not (folder / n).exists()]
+    if len(todo) < n_parts:
+        reused.append(f"{stage.label} ({n_parts - len(todo)}/{n_parts} parts)")
     fn = TrackedSteps(stage.steps, stage.names)
     _SHARED.update(table=table, rows=rows, fn=fn, folder=folder, batch_size=batch_size)
     done_rows = table.num_rows - sum(table.slice(i * rows, rows).num_rows for i in todo)
@@ -251,7 +254,7 @@ def execute(
             reused.append(stage.label)
         elif stage.kind == "map":
             folder.mkdir(parents=True, exist_ok=True)
-            parts = _run_stage_map(stage, kept, folder, plan, engine, num_proc, progress)
+            parts = _run_stage_map(stage, kept, folder, plan, engine, num_proc, progress, reused)
             _mark_done(folder, {"parts": parts})
         else:
             _run_global(stage, kept, folder, plan, engine, progress)
@@ -273,6 +276,7 @@ def _run_stage_map(
     engine: Engine,
     num_proc: int,
     progress: bool,
+    reused: list[str],
 ) -> list[str]:
     spec = plan.spec
     if engine == "ray":
@@ -289,6 +293,7 @@ def _run_stage_map(
         batch_size=spec.batch_size,
         num_proc=num_proc,
         progress=progress,
+        reused=reused,
     )
 
 
