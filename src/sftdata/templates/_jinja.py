@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -30,8 +31,12 @@ from sftdata.templates._template import spans_of
 
 __all__ = ["JinjaTemplate", "from_tokenizer", "render_jinja"]
 
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_MARK = re.compile(_OPEN + r"(\d+)" + _OPEN + "(.*?)" + _CLOSE, re.DOTALL)
+
+def _markers(texts: list[str]) -> tuple[str, str]:
+    """Two private-use characters that occur in none of ``texts``."""
+    used = set("".join(texts))
+    free = (chr(c) for c in range(0xE000, 0xF8FF) if chr(c) not in used)
+    return next(free), next(free)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -51,13 +56,19 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
+_FILE_NODES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> jinja2.Template:
     env = _Sandbox(trim_blocks=True, lstrip_blocks=True, loader=None)
     env.globals["raise_exception"] = _raise_exception
     env.filters["tojson"] = _tojson
     try:
-        return env.from_string(source)
+        tree = env.parse(source)
+        if any(True for _ in tree.find_all(_FILE_NODES)):
+            raise SftDataError("chat template may not include, import or extend other files")
+        return env.from_string(tree)
     except jinja2.TemplateError as e:
         raise SftDataError(f"chat template does not compile: {e}") from e
 
@@ -118,50 +129,74 @@ class JinjaTemplate:
         """Segments of the rendered conversation (content located with markers)."""
         msgs = validate_messages(messages, require_assistant=False)
         plain = self._render(msgs, add_generation_prompt)
-        for wrap in (_wrap_outer, _wrap_inner):
-            marked = [{**m, "content": wrap(k, m["content"])} for k, m in enumerate(msgs)]
-            text = self._render(marked, add_generation_prompt)
-            if _unmark(text) == plain:
-                return self._cut(text, msgs)
-        raise SftDataError(
-            f"chat template {self.name!r} transforms message content in a way sftdata cannot "
-            "locate (only whitespace stripping is supported); use a built-in template"
-        )
+        op, cl = _markers([m["content"] for m in msgs])
+        marked = [{**m, "content": f"{op}{k}{op}{m['content']}{cl}"} for k, m in enumerate(msgs)]
+        unmarked, found = _unmark(self._render(marked, add_generation_prompt), op, cl)
+        before = _align(unmarked, plain)
+        if before is None or not all(
+            _trimmed(unmarked[a:b], msgs[k]["content"]) for k, a, b in found
+        ):
+            raise SftDataError(
+                f"chat template {self.name!r} transforms message content in a way sftdata "
+                "cannot locate (only whitespace stripping is supported); use a built-in template"
+            )
+        chunks: list[tuple[str, int | None]] = []
+        pos = 0
+        for k, start, end in found:
+            a, b = max(before[start], pos), before[end]
+            chunks += [(plain[pos:a], None), (plain[a:b], k)]
+            pos = max(b, a)
+        chunks.append((plain[pos:], None))
+        return _glue_segments(chunks, msgs, self._specials())
 
     def spans(self, messages: Sequence[Any]) -> list[tuple[int, int] | None]:
         """Character span of each message's content in :meth:`render`."""
         return spans_of(self.segments(messages), len(messages))
-
-    def _cut(self, text: str, msgs: list[Any]) -> list[Segment]:
-        chunks: list[tuple[str, int | None]] = []  # (text, message index if content)
-        pos = 0
-        for m in _MARK.finditer(text):
-            chunks.append((text[pos : m.start()], None))
-            chunks.append((m.group(2), int(m.group(1))))
-            pos = m.end()
-        chunks.append((text[pos:], None))
-        return _glue_segments(chunks, msgs, self._specials())
 
     def _specials(self) -> tuple[str, ...]:
         tokens = {self.bos_token, self.eos_token, *self.control_tokens} - {""}
         return tuple(sorted(tokens, key=len, reverse=True))
 
 
-def _wrap_outer(k: int, content: str) -> str:
-    return f"{_OPEN}{k}{_OPEN}{content}{_CLOSE}"
+def _unmark(text: str, op: str, cl: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """Remove the markers; return the text and (message, start, end) of each content."""
+    parts: list[str] = []
+    found: list[tuple[int, int, int]] = []
+    pos = size = 0
+    for m in re.finditer(
+        re.escape(op) + r"(\d+)" + re.escape(op) + "(.*?)" + re.escape(cl), text, re.S
+    ):
+        parts.append(text[pos : m.start()])
+        size += m.start() - pos
+        found.append((int(m.group(1)), size, size + len(m.group(2))))
+        parts.append(m.group(2))
+        size += len(m.group(2))
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts), found
 
 
-def _wrap_inner(k: int, content: str) -> str:
-    core = content.strip()
-    if not core:
-        return _wrap_outer(k, "")
-    lead = content[: len(content) - len(content.lstrip())]
-    trail = content[len(content.rstrip()) :]
-    return f"{lead}{_OPEN}{k}{_OPEN}{core}{_CLOSE}{trail}"
+def _trimmed(shown: str, content: str) -> bool:
+    """``shown`` is ``content`` with at most some outer whitespace removed."""
+    return shown in content and shown.strip() == content.strip()
 
 
-def _unmark(text: str) -> str:
-    return _MARK.sub(lambda m: m.group(2), text)
+def _align(marked: str, plain: str) -> list[int] | None:
+    """Match ``plain`` as ``marked`` minus some whitespace (what ``strip`` removed).
+
+    Returns ``before[i]``: how many characters of ``marked[:i]`` survive in ``plain``
+    (so a position of ``marked`` maps to one of ``plain``), or ``None`` if ``plain`` is
+    not ``marked`` with whitespace removed.
+    """
+    before = [0] * (len(marked) + 1)
+    j = 0
+    for i, ch in enumerate(marked):
+        if j < len(plain) and ch == plain[j]:
+            j += 1
+        elif not ch.isspace():
+            return None
+        before[i + 1] = j
+    return before if j == len(plain) else None
 
 
 def _glue_segments(

@@ -79,9 +79,11 @@ _MSG = "message['content']"
 def template_to_jinja(t: Template) -> str:
     """The jinja source of ``t`` (see :meth:`Template.to_jinja`)."""
     strip = t.strip != "none"
-    assistant = "{{- " + (
-        f"{_lit(t.assistant_prefix)} + {_content(_MSG, strip)} + {_lit(t.assistant_suffix)}"
-    ) + " -}}"
+    assistant = (
+        "{{- "
+        + (f"{_lit(t.assistant_prefix)} + {_content(_MSG, strip)} + {_lit(t.assistant_suffix)}")
+        + " -}}"
+    )
     after = "{{- " + _lit(t.assistant_after) + " -}}"
     assistant += after if t.after_last else "{%- if not loop.last -%}" + after + "{%- endif -%}"
     if t.tool_prefix is not None:
