@@ -7,16 +7,15 @@ is a polynomial over its UTF-8 bytes, mixed by the MurmurHash3 64-bit finalizer:
     shingle_hash64(s)    = fmix64(poly(utf8(s)))
     shingle_hash(s)      = shingle_hash64(s) >> 32          (the 32-bit MinHash input)
 
-Because ``B`` is odd it is invertible mod 2^64, so with the prefix sums
-``G[i] = sum_{k<i} c_k * B^-k`` the hash of any byte range is
-``B^(e-1) * (G[e] - G[s])``: one ``cumsum`` over the batch's bytes hashes every
-shingle of every document at once, with no Python work per word or per shingle.
+The kernel hashes every word of every document of a batch at once (one segmented
+sum of ``byte * B^(bytes left in the word)``), then builds each shingle's polynomial
+from its words with ``poly(x + " " + w) = poly(x) * B^(1+|w|) + 32 * B^|w| + poly(w)``:
+``ngram - 1`` vectorised steps over all shingles, no Python work per word or shingle,
+and a power table only as long as the longest word::
 
-::
-
-    bytes   t h e _ c a t _ s a t _ o n ...     (all documents, words joined by " ")
-    G       0 . . . . . . . . . . . . . . ...     one cumsum
-    shingle [s ............ e)                    hash = B^(e-1) * (G[e] - G[s])
+    bytes   t h e _ c a t _ s a t _ o n ...      (all documents, words joined by " ")
+    words   [the] [cat] [sat] [on] ...           poly(word): one reduceat
+    shingle [the cat sat]  [cat sat on] ...      Horner over words: ngram - 1 steps
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from sftdata.dedup._text import folded_bytes
 
 MASK64 = (1 << 64) - 1
 _B = 0x9E3779B97F4A7C15
-_BINV = pow(_B, -1, 1 << 64)
 _U64 = np.uint64
 
 
@@ -103,48 +101,55 @@ class NgramHashes:
         return self.buffer[int(self.starts[j]) : int(self.ends[j])].decode("utf-8")
 
 
-_POWERS: dict[int, np.ndarray] = {}
+def _powers(n: int) -> np.ndarray:
+    """``B**k mod 2**64`` for ``k < n`` (``n`` is at most the longest word + 2)."""
+    out = np.empty(max(n, 1), dtype=np.uint64)
+    out[0] = 1
+    np.cumprod(np.full(len(out) - 1, _B, dtype=np.uint64), out=out[1:])
+    return out
 
 
-def _powers(base: int, n: int) -> np.ndarray:
-    """``base**k mod 2**64`` for ``k < n``; a grow-only module cache (read-only arrays)."""
-    have = _POWERS.get(base)
-    if have is None or len(have) < n:
-        size = max(n, 1 << 16, 2 * len(have) if have is not None else 0)
-        out = np.empty(size, dtype=np.uint64)
-        out[0] = 1
-        np.cumprod(np.full(size - 1, base, dtype=np.uint64), out=out[1:])
-        out.setflags(write=False)
-        _POWERS[base] = have = out
-    return have[:n]
+def _word_polys(
+    arr: np.ndarray, wstart: np.ndarray, wend: np.ndarray, pw: np.ndarray
+) -> np.ndarray:
+    """``poly(word)`` for every word: each byte times ``B^(bytes after it in its word)``."""
+    wlen = wend - wstart
+    if wlen.sum() == 0:
+        return np.zeros(len(wstart), dtype=np.uint64)
+    pos = np.flatnonzero(arr != 32)  # the word bytes, word after word
+    exponent = np.repeat(wend, wlen) - 1 - pos
+    terms = arr[pos].astype(np.uint64) * pw[exponent]
+    return np.add.reduceat(terms, np.concatenate(([0], np.cumsum(wlen)[:-1])))
 
 
 def ngram_hashes(texts: Sequence[str], *, ngram: int) -> NgramHashes:
     """Hash every word ``ngram``-gram of every text, vectorised (see module docstring)."""
     arr, wstart, wend, counts = _word_spans(texts)
-    prefix = np.zeros(len(arr) + 1, dtype=np.uint64)
-    np.cumsum(arr.astype(np.uint64) * _powers(_BINV, len(arr)), out=prefix[1:])
+    wlen = wend - wstart
+    pw = _powers(int(wlen.max()) + 2)
+    wpoly = _word_polys(arr, wstart, wend, pw)
 
     per_doc = np.maximum(counts - ngram + 1, 1)
     offsets = np.concatenate(([0], np.cumsum(per_doc))).astype(np.int64)
     word_off = np.concatenate(([0], np.cumsum(counts)))[:-1]
     doc = np.repeat(np.arange(len(counts)), per_doc)
     first = word_off[doc] + (np.arange(offsets[-1]) - offsets[doc])
-    last = np.minimum(first + ngram - 1, word_off[doc] + counts[doc] - 1)
-    empty = counts[doc] == 0
+    size = np.minimum(ngram, counts[doc])  # words in each shingle; 0 for an empty doc
+    empty = size == 0
+    first = np.where(empty, 0, first)
+    poly = np.where(empty, np.uint64(0), wpoly[first])
+    # poly(x + " " + w) = poly(x) * B^(1+|w|) + 32 * B^|w| + poly(w)
+    for j in range(1, ngram):
+        more = np.flatnonzero(size > j)
+        if len(more) == 0:
+            break
+        g = first[more] + j
+        length = wlen[g]
+        poly[more] = poly[more] * pw[length + 1] + np.uint64(32) * pw[length] + wpoly[g]
     # an empty document is one empty shingle: byte range [0, 0), hash fmix64(0)
-    starts = np.where(empty, 0, wstart[np.where(empty, 0, first)])
-    ends = np.where(empty, 0, wend[np.where(empty, 0, last)])
-    poly = np.zeros(len(starts), dtype=np.uint64)
-    nz = ends > starts
-    if nz.any():
-        pw = _powers(_B, len(arr))
-        e, s = ends[nz], starts[nz]
-        poly[nz] = pw[e - 1] * (prefix[e] - prefix[s])
-    hashes = fmix64(poly)
-    return NgramHashes(
-        hashes, offsets, arr.tobytes(), starts.astype(np.int64), ends.astype(np.int64)
-    )
+    starts = np.where(empty, 0, wstart[first])
+    ends = np.where(empty, 0, wend[np.maximum(first + size - 1, 0)])
+    return NgramHashes(fmix64(poly), offsets, arr.tobytes(), starts, ends)
 
 
 def _word_spans(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -126,7 +126,7 @@ class MinHashIndex:
         """
         from sftdata.dedup._near import resolve_bands
 
-        b, r = resolve_bands(threshold, self.num_perm, bands, rows)
+        b, r = resolve_bands(threshold, self.num_perm, bands, rows, verify=verify)
         return match_rows(
             self.signatures, signatures, bands=b, rows=r, threshold=threshold, verify=verify
         )

@@ -44,16 +44,34 @@ from sftdata.dedup._text import Fields
 REASON_NEAR = "dedup.near"
 
 
+#: Optimiser weights (false positive, false negative). Without verification datasketch's
+#: even split; with verification an LSH false positive only costs one Jaccard check,
+#: so the bands are chosen to miss fewer true pairs (b=16, r=8 at 0.8 / 128 perms:
+#: P(candidate) = 0.95 at s = 0.8, 0.24 at s = 0.6, ~0 for unrelated documents).
+WEIGHTS_PLAIN = (0.5, 0.5)
+WEIGHTS_VERIFIED = (0.05, 0.95)
+
+
 def resolve_bands(
-    threshold: float, num_perm: int, bands: int | None, rows: int | None
+    threshold: float,
+    num_perm: int,
+    bands: int | None,
+    rows: int | None,
+    *,
+    verify: bool = False,
 ) -> tuple[int, int]:
-    """``(bands, rows)``: given explicitly (both), or chosen by :func:`optimal_bands`."""
+    """``(bands, rows)``: given explicitly (both), or chosen by :func:`optimal_bands`.
+
+    >>> resolve_bands(0.8, 128, None, None), resolve_bands(0.8, 128, None, None, verify=True)
+    ((9, 13), (16, 8))
+    """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
     if (bands is None) != (rows is None):
         raise ValueError("give both bands and rows, or neither")
     if bands is None or rows is None:
-        return optimal_bands(threshold, num_perm)
+        fp, fn = WEIGHTS_VERIFIED if verify else WEIGHTS_PLAIN
+        return optimal_bands(threshold, num_perm, fp_weight=fp, fn_weight=fn)
     if bands < 1 or rows < 1 or bands * rows > num_perm:
         raise ValueError(f"need bands, rows >= 1 and bands * rows <= num_perm={num_perm}")
     return bands, rows
@@ -78,7 +96,7 @@ def near_duplicate_roots(
     [0, 0, 2]
     """
     sig = np.asarray(signatures)
-    b, r = resolve_bands(threshold, sig.shape[1], bands, rows)
+    b, r = resolve_bands(threshold, sig.shape[1], bands, rows, verify=verify)
     idx = np.arange(len(sig)) if active is None else np.flatnonzero(active)
     sub = sig if active is None else sig[idx]
     pairs = candidate_pairs(band_keys(sub, bands=b, rows=r))
@@ -122,7 +140,7 @@ def minhash_dedup(
     >>> len(kept), [(r["drop_reason"], r["dup_of"]) for r in rejected]
     (2, [('dedup.near', 0)])
     """
-    b, r = resolve_bands(threshold, num_perm, bands, rows)
+    b, r = resolve_bands(threshold, num_perm, bands, rows, verify=verify)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if against is not None:

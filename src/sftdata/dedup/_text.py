@@ -4,13 +4,17 @@ Two normal forms live here:
 
 * :func:`normalize_text`, the configurable form exact dedup hashes (case, whitespace,
   punctuation, Unicode form are each a switch);
-* :func:`words`, the fixed form shingles are cut from. It folds case (``casefold``),
-  compatibility forms and diacritics (NFKD, drop combining marks, NFC again), and
-  treats every character that is not a letter or digit as a separator. Scripts
-  written without spaces between words (Han, Hiragana, Katakana) are split into one
-  "word" per character, so a Chinese or Japanese sentence still yields n-grams of
-  characters rather than one giant word; Hangul and alphabetic scripts split on
-  the separators as usual.
+* :func:`words`, the fixed form shingles are cut from. It folds case (``casefold``,
+  then ASCII lowercase), compatibility forms and diacritics (NFKD, drop nonspacing
+  marks, NFC again), and treats every character that is not a letter, number or
+  (spacing) mark as a separator. Scripts written without spaces between words
+  (Han, Hiragana, Katakana) are split into one "word" per character, so a Chinese
+  or Japanese sentence still yields n-grams of characters rather than one giant
+  word; Hangul, Indic and alphabetic scripts split on the separators as usual.
+
+Speed: ASCII runs go through one ``bytes.translate`` table; only the non-ASCII runs
+of a text are Unicode-normalised (folding is per character, so doing it run by run
+gives the same words as folding the whole text).
 
 ::
 
@@ -32,15 +36,18 @@ from sftdata._contract import MESSAGES, TEXT, RowError
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 Fields = Literal["all", "user"]
 
-_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
-_WORD = regex.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_NON_ASCII_RUN = re.compile(r"([^\x00-\x7f]+)")
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+_NON_WORD = regex.compile(r"[^\x00-\x7f\p{L}\p{N}\p{M}]+")
 _MARKS = regex.compile(r"\p{Mn}+")
 _PUNCT = regex.compile(r"[\p{P}\p{S}]+")
 _SPACE = re.compile(r"\s+")
-# ASCII fast path: a byte table that lowercases letters, keeps digits, blanks the rest
+# byte tables: lowercase ASCII letters, keep digits, blank other ASCII; bytes >= 0x80
+# (UTF-8 of non-ASCII letters) are blanked by the ASCII table, kept by the UTF-8 one
 _ASCII_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 <= c <= 57) else 32 for c in range(256)
 )
+_UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
 
 
 def words(text: str) -> list[str]:
@@ -51,7 +58,7 @@ def words(text: str) -> list[str]:
     >>> words("我爱北京")
     ['我', '爱', '北', '京']
     """
-    return [w.decode("utf-8") for w in word_bytes(text)]
+    return folded_bytes(text).decode("utf-8").split()
 
 
 def word_bytes(text: str) -> list[bytes]:
@@ -62,13 +69,24 @@ def word_bytes(text: str) -> list[bytes]:
 def folded_bytes(text: str) -> bytes:
     """The words of ``text`` as UTF-8, separated by runs of ASCII spaces (no other bytes).
 
-    What the hashing kernel consumes: ASCII text takes a byte-table fast path.
+    What the hashing kernel consumes.
+
+    >>> folded_bytes("Ça va? Très BIEN.")
+    b'ca va  tres bien '
     """
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = unicodedata.normalize("NFC", _MARKS.sub("", folded))
-    return " ".join(_WORD.findall(folded)).encode("utf-8")
+    parts = _NON_ASCII_RUN.split(text)  # odd items are the non-ASCII runs
+    for i in range(1, len(parts), 2):
+        parts[i] = _fold_run(parts[i])
+    return "".join(parts).encode("utf-8").translate(_UTF8_TABLE)
+
+
+def _fold_run(run: str) -> str:
+    run = unicodedata.normalize("NFKD", run.casefold())
+    run = unicodedata.normalize("NFC", _MARKS.sub("", run))
+    run = _NON_WORD.sub(" ", run)
+    return _CJK.sub(r" \g<0> ", run)
 
 
 def shingles(text: str, *, ngram: int = 5) -> list[str]:
@@ -84,7 +102,7 @@ def shingles(text: str, *, ngram: int = 5) -> list[str]:
     """
     if ngram < 1:
         raise ValueError(f"ngram must be >= 1, got {ngram}")
-    ws = words(text)
+    ws = folded_bytes(text).decode("utf-8").split()
     if len(ws) < ngram:
         return [" ".join(ws)]
     return [" ".join(ws[i : i + ngram]) for i in range(len(ws) - ngram + 1)]

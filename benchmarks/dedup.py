@@ -1,0 +1,182 @@
+"""MinHash signature throughput vs datasketch and rensa; end-to-end minhash_dedup at 100k.
+
+    python benchmarks/dedup.py [--docs 5000] [--datasketch-docs 500] [--e2e-docs 100000]
+
+Part 1, one process, same synthetic documents, same word 5-gram shingles, 128
+permutations:
+
+* ``sftdata``: ``minhash_signatures(texts)``, from raw text (normalisation,
+  shingling and hashing included);
+* ``datasketch``: ``MinHash(num_perm=128).update_batch(shingles)`` per document
+  (its default SHA-1 hash of the UTF-8 shingle);
+* ``rensa``: ``RMinHash(128, seed).update(shingles)`` per document, and its bulk
+  ``RMinHash.digest_matrix_from_token_sets``.
+
+The peers need the shingle strings, built in Python with :func:`shingles`; their
+rates are given without that time ("hash only") and with it ("from text").
+
+Part 2 (``--e2e-docs``, in a child process so its peak RSS is its own):
+``minhash_dedup`` on synthetic documents with planted near-duplicates (copies with a
+few words replaced): seconds, peak RSS, and precision / recall of same-cluster pairs
+against the planted pairs whose exact shingle Jaccard is >= the threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from sftdata.dedup import minhash_dedup, minhash_signatures, shingles
+
+
+def synthetic_docs(n: int, *, seed: int, vocab_size: int = 50_000) -> list[str]:
+    """``n`` documents of 50-400 words drawn from a Zipf-like vocabulary."""
+    rng = np.random.default_rng(seed)
+    vocab = np.array([f"w{i:x}" for i in range(vocab_size)])
+    lengths = rng.integers(50, 400, size=n)
+    ranks = rng.zipf(1.2, size=int(lengths.sum())) % vocab_size
+    words = vocab[ranks]
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    return [" ".join(words[offsets[i] : offsets[i + 1]]) for i in range(n)]
+
+
+def best_of(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def signature_bench(n_docs: int, n_ds: int) -> None:
+    import datasketch
+    import rensa
+
+    texts = synthetic_docs(n_docs, seed=0)
+    t_shingle = best_of(lambda: [shingles(t) for t in texts], repeat=1)
+    sh = [shingles(t) for t in texts]
+    n_sh = sum(map(len, sh))
+    print(f"{n_docs} docs, {n_sh} shingles (5-grams), 128 permutations; machine shared, best of 3")
+    print(f"building shingle strings in Python (peers need them): {t_shingle:.3f} s")
+
+    ours = best_of(lambda: minhash_signatures(texts))
+
+    def rensa_per_doc() -> None:
+        for s in sh:
+            m = rensa.RMinHash(128, 1)
+            m.update(s)
+            m.digest()
+
+    t_rensa = best_of(rensa_per_doc)
+    t_rensa_bulk = best_of(lambda: rensa.RMinHash.digest_matrix_from_token_sets(sh, 128, 1))
+    sub = [[x.encode("utf-8") for x in s] for s in sh[:n_ds]]
+    n_sub = sum(map(len, sub))
+
+    def ds_per_doc() -> None:
+        for s in sub:
+            m = datasketch.MinHash(num_perm=128)
+            m.update_batch(s)
+
+    t_ds = best_of(ds_per_doc, repeat=1) * (n_sh / n_sub)  # scaled to the full set
+    share = t_shingle / n_docs * n_docs
+    rows = [
+        ("sftdata minhash_signatures (from text)", ours),
+        ("rensa RMinHash per doc (hash only)", t_rensa),
+        ("rensa RMinHash per doc (from text)", t_rensa + share),
+        ("rensa digest_matrix bulk (hash only)", t_rensa_bulk),
+        ("rensa digest_matrix bulk (from text)", t_rensa_bulk + share),
+        (f"datasketch update_batch per doc (hash only, {n_ds} docs scaled)", t_ds),
+        ("datasketch update_batch per doc (from text)", t_ds + share),
+    ]
+    print(f"{'method':<62} {'seconds':>8} {'Mshingles/s':>12} {'docs/s':>9} {'ours is':>9}")
+    for name, t in rows:
+        print(f"{name:<62} {t:>8.3f} {n_sh / t / 1e6:>12.2f} {n_docs / t:>9.0f} {t / ours:>8.2f}x")
+
+
+def planted_corpus(n: int, *, seed: int, dup_share: float = 0.1) -> tuple[list[str], list[int]]:
+    """Documents plus near-copies (1-3 words replaced); ``source[i]`` is the original's index."""
+    n_base = int(n / (1 + dup_share))
+    texts = synthetic_docs(n_base, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    source = list(range(n_base))
+    for _ in range(n - n_base):
+        src = int(rng.integers(0, n_base))
+        words = texts[src].split()
+        for _ in range(int(rng.integers(1, 4))):
+            words[int(rng.integers(0, len(words)))] = f"edit{int(rng.integers(0, 1 << 30))}"
+        texts.append(" ".join(words))
+        source.append(src)
+    return texts, source
+
+
+def e2e(n: int, threshold: float) -> dict[str, float]:
+    texts, source = planted_corpus(n, seed=7)
+    rows = [{"id": i, "text": t} for i, t in enumerate(texts)]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    kept, rejected = minhash_dedup(rows, threshold=threshold)
+    seconds = time.perf_counter() - t0
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    root = {r["id"]: r["id"] for r in kept} | {r["id"]: r["dup_of"] for r in rejected}
+    truth = set()
+    groups = defaultdict(list)
+    for i, s in enumerate(source):
+        groups[s].append(i)
+    for members in groups.values():
+        sets = {i: set(shingles(texts[i])) for i in members}
+        for i, j in itertools.combinations(members, 2):
+            if len(sets[i] & sets[j]) / len(sets[i] | sets[j]) >= threshold:
+                truth.add((i, j))
+    by_root = defaultdict(list)
+    for i in range(n):
+        by_root[root[i]].append(i)
+    found = {p for m in by_root.values() if len(m) > 1 for p in itertools.combinations(m, 2)}
+    tp = len(found & truth)
+    return {
+        "docs": n,
+        "seconds": seconds,
+        "peak_rss_mb": rss_peak,
+        "rss_before_mb": rss_before,
+        "rejected": len(rejected),
+        "precision": tp / max(len(found), 1),
+        "recall": tp / max(len(truth), 1),
+        "true_pairs": len(truth),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=5000)
+    ap.add_argument("--datasketch-docs", type=int, default=500)
+    ap.add_argument("--e2e-docs", type=int, default=100_000)
+    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--e2e-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.e2e_child:
+        print(json.dumps(e2e(args.e2e_docs, args.threshold)))
+        return 0
+    signature_bench(args.docs, args.datasketch_docs)
+    if args.e2e_docs:
+        cmd = [sys.executable, __file__, "--e2e-child", "--e2e-docs", str(args.e2e_docs)]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        print(
+            f"\nminhash_dedup end to end, {res['docs']} docs (planted near-copies), threshold "
+            f"{args.threshold}: {res['seconds']:.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB "
+            f"({res['rss_before_mb']:.0f} MB before the call: interpreter + documents), "
+            f"{res['rejected']} rejected; pairs precision {res['precision']:.3f}, "
+            f"recall {res['recall']:.3f} ({res['true_pairs']} true pairs)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
