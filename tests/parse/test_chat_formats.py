@@ -76,6 +76,7 @@ def _oasst1_text(conv: list[dict[str, str]]) -> str:
 no_marker_text = content.filter(lambda s: not any(m in s for m in MARKERS))
 
 
+@settings(max_examples=30)
 @given(conversations(system=False, text=no_marker_text))
 def test_oasst1_round_trips_rendered_text(conv):
     """Rendering a conversation with the markers and parsing it back gives the stripped turns."""
@@ -83,6 +84,7 @@ def test_oasst1_round_trips_rendered_text(conv):
     assert sd.parse.oasst1({"text": _oasst1_text(conv)})["messages"] == stripped
 
 
+@settings(max_examples=30)
 @given(conversations(system=False, text=no_marker_text), no_marker_text)
 def test_oasst1_drops_a_trailing_unanswered_question(conv, question):
     """A trailing human turn never changes the parsed conversation (it has no answer)."""

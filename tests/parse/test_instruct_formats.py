@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sftdata as sd
@@ -60,6 +60,7 @@ def test_alpaca_step_rejects_bad_option_before_work():
         sd.parse.Alpaca(instances="some")
 
 
+@settings(max_examples=30)
 @given(content, content, content)
 def test_alpaca_blank_input_is_omitted_and_other_input_follows_a_blank_line(
     instruction, extra, output
@@ -113,6 +114,7 @@ def test_xtuner_fixture_rows():
 system_text = content.filter(lambda s: s != "")
 
 
+@settings(max_examples=30)
 @given(
     conversations(text=content).filter(lambda c: c[0]["content"] != "" or c[0]["role"] != "system")
 )
@@ -124,6 +126,7 @@ def test_xtuner_of_to_xtuner_is_identity(conv):
 turn = st.fixed_dictionaries({"input": content, "output": content})
 
 
+@settings(max_examples=30)
 @given(st.lists(turn, min_size=1, max_size=4), st.one_of(st.none(), system_text))
 def test_to_xtuner_of_xtuner_is_identity(turns, system):
     """to_xtuner(xtuner(row)) == row for canonical rows (system, when set, on the first turn)."""
@@ -184,6 +187,7 @@ def _pref_outcome(row):
         return e.reason
 
 
+@settings(max_examples=30)
 @given(conversations(text=content), content, content)
 def test_preference_full_conversations_share_the_prompt(conv, good, bad):
     """chosen and rejected both start with exactly the prompt, which ends with a user turn."""
