@@ -17,6 +17,7 @@ from tests import strategies as S
 NAMES = templates.names()
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(conv=S.conversations(), gen=st.booleans())
 def test_jinja_render_equals_native_render(conv: list[dict[str, str]], gen: bool) -> None:
@@ -27,6 +28,7 @@ def test_jinja_render_equals_native_render(conv: list[dict[str, str]], gen: bool
         assert templates.render_jinja(t.to_jinja(), conv, add_generation_prompt=gen) == native, name
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(conv=S.conversations())
 def test_segments_join_to_render_and_spans_point_at_content(conv: list[dict[str, str]]) -> None:
@@ -50,6 +52,7 @@ def _check_segments_and_spans(t: Template, conv: list[dict[str, str]]) -> None:
             assert shown.strip() == msg["content"].strip() and msg["content"].strip() in shown
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(conv=S.conversations())
 def test_trained_text_is_answers_and_their_end_of_turn(conv: list[dict[str, str]]) -> None:
@@ -102,6 +105,10 @@ def test_bad_fields_rejected_before_work() -> None:
     """Example: invalid fields are refused when the template is built."""
     with pytest.raises(sd.SftDataError, match="strip"):
         Template(name="x", strip="both")  # type: ignore[arg-type]
+    with pytest.raises(sd.SftDataError, match="user_prefix"):
+        Template(name="x", user_prefix=3)  # type: ignore[arg-type]
+    with pytest.raises(sd.SftDataError, match="system_placement"):
+        Template(name="x", system_placement="first")  # type: ignore[arg-type]
     with pytest.raises(sd.SftDataError, match="stop_words"):
         Template(name="x", stop_words=["</s>"])  # type: ignore[arg-type]
 

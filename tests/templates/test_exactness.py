@@ -50,6 +50,7 @@ def meta_llama2_ids(sp: Any, messages: list[dict[str, str]]) -> list[int]:
     return ids
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(conv=S.conversations(), prompt_only=st.booleans())
 def test_llama2_ids_equal_meta_reference(

@@ -25,13 +25,16 @@ KEYS = sorted(SPEC["templates"])
 
 @pytest.fixture(scope="module")
 def xtuner_tokenizers(sp_model_path: Path) -> dict[str, Any]:
+    built: dict[tuple[str, ...], Any] = {}  # families with the same tokens share one
     out = {}
     for key, tokens in SPEC["model_tokens"].items():
-        tok = sentencepiece_tokenizer(sp_model_path, eos_token=tokens["eos"])
-        extra = [t for t in [tokens["bos"], *tokens["control_tokens"]] if t and t != "<s>"]
-        if extra:
-            tok.add_special_tokens({"additional_special_tokens": extra})
-        out[key] = tok
+        extra = tuple(t for t in [tokens["bos"], *tokens["control_tokens"]] if t and t != "<s>")
+        if (tokens["eos"], *extra) not in built:
+            tok = sentencepiece_tokenizer(sp_model_path, eos_token=tokens["eos"])
+            if extra:
+                tok.add_special_tokens({"additional_special_tokens": list(extra)})
+            built[(tokens["eos"], *extra)] = tok
+        out[key] = built[(tokens["eos"], *extra)]
     return out
 
 

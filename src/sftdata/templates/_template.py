@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from sftdata._contract import SftDataError, validate_messages
@@ -86,6 +86,12 @@ class Template:
                 "Template.system_placement must be turn|fold|prepend, "
                 f"got {self.system_placement!r}"
             )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("str", "str | None") and not (
+                isinstance(value, str) or (value is None and f.type == "str | None")
+            ):
+                raise SftDataError(f"Template.{f.name} must be a str, got {type(value).__name__}")
         for fname in ("control_tokens", "stop_words"):
             value = getattr(self, fname)
             if not isinstance(value, tuple) or not all(isinstance(t, str) and t for t in value):
