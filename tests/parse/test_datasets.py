@@ -136,3 +136,9 @@ def test_xtuner_rows_survive_a_round_trip_through_arrow():
             assert turns == original["conversation"]
         else:
             assert row["conversation"] == []
+
+
+def test_step_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        sd.parse.Alpaca("first")  # type: ignore[misc]
+    assert sd.parse.Alpaca(instances="first").instances == "first"

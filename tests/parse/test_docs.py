@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_oasst1", "_simple", "_sharegpt", "_xtuner", "_preference"]
+MODULES = ["_common", "_oasst1", "_simple", "_sharegpt", "_xtuner", "_preference"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -198,10 +198,16 @@ class ParseStep:
             )
         return parse_batch(batch, self._parse_row, outputs=self.OUTPUTS, keep=self.keep)
 
-    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
+    def features(self, input_features: Mapping[str, Any]) -> Any:
         """The ``datasets.Features`` of this step's output, for ``ds.map(..., features=)``.
 
         ``input_features`` (``ds.features``) supplies the types of the carried columns.
+
+        >>> import datasets
+        >>> from sftdata.parse import Alpaca
+        >>> ds = datasets.Dataset.from_dict({"id": [7], "instruction": ["Hi"], "output": ["Yo"]})
+        >>> sorted(Alpaca().features(ds.features))
+        ['drop_reason', 'id', 'messages', 'raw']
         """
         import datasets
 
@@ -209,7 +215,7 @@ class ParseStep:
         out[DROP_REASON] = datasets.Value("string")
         out[RAW] = datasets.Value("string")
         for c in self.keep:
-            if input_features is not None and c in input_features:
+            if c in input_features:
                 out[c] = input_features[c]
         return datasets.Features(out)
 

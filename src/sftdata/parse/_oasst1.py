@@ -52,7 +52,7 @@ def oasst1(row: Mapping[str, Any]) -> dict[str, list[Message]]:
     return {"messages": validate_messages(messages)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Oasst1(ParseStep):
     """Batched :func:`oasst1`: ``text`` -> ``messages`` (+ ``drop_reason``, ``raw``).
 

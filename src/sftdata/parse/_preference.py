@@ -108,7 +108,7 @@ def _shared_prompt(chosen: list[Message], rejected: list[Message]) -> list[Messa
     return chosen[: users[-1] + 1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preference(ParseStep):
     """Batched :func:`preference`. Columns: ``prompt``, ``chosen``, ``rejected``
     (message lists; a rejected *row* has all three ``[]``), ``drop_reason``, ``raw``.

@@ -82,7 +82,7 @@ def sharegpt(
     return {"messages": validate_messages(messages)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ShareGPT(ParseStep):
     """Batched :func:`sharegpt`: ``conversations`` -> ``messages``.
 
@@ -191,7 +191,7 @@ def _text(content: Any, i: int, separator: str, *, none_ok: bool) -> str:
     return separator.join(texts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OpenAI(ParseStep):
     """Batched :func:`openai`: ``messages`` -> validated, flattened ``messages``.
 

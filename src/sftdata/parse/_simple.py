@@ -86,7 +86,7 @@ def _alpaca_one(instruction: str, fields: Mapping[str, Any], prefix: str) -> dic
     return {"messages": pair(join_turn(instruction, extra), output)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alpaca(ParseStep):
     """Batched :func:`alpaca`: ``instruction/input/output`` -> ``messages``.
 
@@ -136,7 +136,7 @@ def dolly(row: Mapping[str, Any]) -> dict[str, list[Message]]:
     return {"messages": pair(join_turn(instruction, context), get_str(row, "response"))}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dolly(ParseStep):
     """Batched :func:`dolly`: ``instruction/context/response`` -> ``messages``.
 

@@ -59,7 +59,7 @@ def xtuner(row: Mapping[str, Any]) -> dict[str, list[Message]]:
     return {"messages": validate_messages(messages)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class XTuner(ParseStep):
     """Batched :func:`xtuner`: ``conversation`` -> ``messages``.
 
@@ -106,7 +106,7 @@ def to_xtuner(messages: Any) -> dict[str, list[XTunerTurn]]:
     return {"conversation": conversation}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToXTuner:
     """Batched :func:`to_xtuner`: ``messages`` -> ``conversation`` (other columns kept).
 
