@@ -34,7 +34,6 @@ from sftdata._contract import (
     Batch,
     RowError,
     SftDataError,
-    validate_messages,
 )
 from sftdata.templates import Segment, get, split_pieces
 from sftdata.templates._segments import special_token_id
@@ -189,10 +188,11 @@ class Encode:
         return _features(input_features, truncated=self.truncation == "truncate")
 
     def _plan(self, messages: Any) -> _Plan:
-        msgs = validate_messages(messages)
         template: ChatTemplate = self.template  # type: ignore[assignment]
-        segments = template.segments(msgs)
-        last = max(i for i, m in enumerate(msgs) if m["role"] == "assistant")
+        segments = template.segments(messages)  # validates the conversation
+        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
+        if last < 0:
+            raise RowError("parse.no_assistant", "conversation has no assistant turn")
         return _plan_segments(segments, self._is_trained(last))
 
     def _is_trained(self, last: int) -> _Predicate:
@@ -243,8 +243,8 @@ class EncodeText:
                 f"EncodeText: batch has no {self.column!r} column; got {sorted(batch)}"
             )
         reasons = drop_reasons(batch)
-        bos = [_Special(self.tokenizer.bos_token, True)] if self.add_bos else []
-        eos = [_Special(self.tokenizer.eos_token, True)] if self.add_eos else []
+        bos: _Plan = [(True, self.tokenizer.bos_token, True)] if self.add_bos else []
+        eos: _Plan = [(True, self.tokenizer.eos_token, True)] if self.add_eos else []
         plans: list[_Plan | None] = [None] * batch_len(batch)
         for i, text in enumerate(batch[self.column]):
             if reasons[i] is not None:
@@ -255,7 +255,7 @@ class EncodeText:
                 )
                 reasons[i] = errors[i].reason
                 continue
-            plans[i] = [*bos, _Text(text, ((0, len(text)),) if text else ()), *eos]
+            plans[i] = [*bos, (False, text, ((0, len(text)),) if text else ()), *eos]
         rows = _tokenize(self.tokenizer, plans)
         cut = self.truncation == "truncate"
         return _finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
@@ -277,19 +277,11 @@ class EncodeText:
 # --------------------------------------------------------------------------- internals
 
 
-@dataclass(frozen=True)
-class _Special:
-    token: str
-    trained: bool
-
-
-@dataclass(frozen=True)
-class _Text:
-    text: str
-    trained: tuple[tuple[int, int], ...]  # merged char ranges [start, end) that carry loss
-
-
-_Plan = list[_Special | _Text]
+# A plan is the list of tokenization pieces of one row, as plain tuples (cheap to build):
+#   (True, token, trained)   one control token, looked up by name
+#   (False, text, ranges)    one text piece; ranges: merged char spans [start, end) with loss
+_Piece = tuple[bool, str, Any]
+_Plan = list[_Piece]
 _Predicate = Any  # Callable[[Segment], bool]; Any keeps the lambdas above simple for mypy
 
 
@@ -297,8 +289,13 @@ def _plan_segments(segments: Sequence[Segment], trained: _Predicate) -> _Plan:
     """Turn segments into tokenization pieces with the char ranges that carry loss."""
     plan: _Plan = []
     for piece in split_pieces(segments):
-        if piece[0].special:
-            plan.append(_Special(piece[0].text, bool(trained(piece[0]))))
+        head = piece[0]
+        if head.special:
+            plan.append((True, head.text, bool(trained(head))))
+            continue
+        if len(piece) == 1:
+            n = len(head.text)
+            plan.append((False, head.text, ((0, n),) if n and trained(head) else ()))
             continue
         ranges: list[tuple[int, int]] = []
         pos = 0
@@ -310,7 +307,7 @@ def _plan_segments(segments: Sequence[Segment], trained: _Predicate) -> _Plan:
                 else:
                     ranges.append((pos, end))
             pos = end
-        plan.append(_Text("".join(s.text for s in piece), tuple(ranges)))
+        plan.append((False, "".join(s.text for s in piece), tuple(ranges)))
     return plan
 
 
@@ -318,20 +315,8 @@ def _tokenize(
     tokenizer: Any, plans: list[_Plan | None]
 ) -> list[tuple[list[int], list[int]] | None]:
     """ONE tokenizer call for all text pieces of all rows; ids and labels per row."""
-    texts = [p.text for plan in plans if plan for p in plan if isinstance(p, _Text) and p.text]
-    enc = (
-        tokenizer(
-            texts,
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            split_special_tokens=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
-        if texts
-        else {"input_ids": [], "offset_mapping": []}
-    )
-    all_ids, all_offsets = enc["input_ids"], enc["offset_mapping"]
+    texts = [p[1] for plan in plans if plan for p in plan if not p[0] and p[1]]
+    encodings = _encode_texts(tokenizer, texts)
     special: dict[str, int] = {}
     out: list[tuple[list[int], list[int]] | None] = []
     k = 0
@@ -341,22 +326,67 @@ def _tokenize(
             continue
         ids: list[int] = []
         labels: list[int] = []
-        for p in plan:
-            if isinstance(p, _Special):
-                if p.token not in special:
-                    special[p.token] = special_token_id(tokenizer, p.token)
-                ids.append(special[p.token])
-                labels.append(special[p.token] if p.trained else IGNORE_INDEX)
-            elif p.text:
-                _label_piece(all_ids[k], all_offsets[k], p.trained, len(p.text), ids, labels)
+        for is_special, text, trained in plan:
+            if is_special:
+                if text not in special:
+                    special[text] = special_token_id(tokenizer, text)
+                ids.append(special[text])
+                labels.append(special[text] if trained else IGNORE_INDEX)
+            elif text:
+                _label_piece(encodings[k], trained, len(text), ids, labels)
                 k += 1
         out.append((ids, labels))
     return out
 
 
+def _encode_texts(tokenizer: Any, texts: list[str]) -> list[Any]:
+    """Rust ``Encoding`` of each text: add_special_tokens=False, split_special_tokens=True.
+
+    For a plain tokenizers-backed tokenizer with no truncation/padding set, this calls
+    its Rust backend directly, which is exactly what ``tokenizer(texts, ...)`` runs
+    minus the per-row conversion into python dicts (most of the cost for many short
+    pieces). Any other tokenizer goes through its public ``__call__``.
+    """
+    if not texts:
+        return []
+    backend = _plain_backend(tokenizer)
+    if backend is None:
+        enc = tokenizer(
+            texts,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            split_special_tokens=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return list(enc.encodings)
+    before = backend.encode_special_tokens
+    backend.encode_special_tokens = True  # content that looks like a control token stays text
+    try:
+        return list(backend.encode_batch(texts, add_special_tokens=False))
+    finally:
+        backend.encode_special_tokens = before
+
+
+def _plain_backend(tokenizer: Any) -> Any:
+    try:
+        import tokenizers
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:  # pragma: no cover - both ship with transformers
+        return None
+    backend = getattr(tokenizer, "_tokenizer", None)
+    plain = (
+        isinstance(tokenizer, TokenizersBackend)
+        and type(tokenizer)._encode_plus is TokenizersBackend._encode_plus
+        and isinstance(backend, tokenizers.Tokenizer)
+        and backend.truncation is None
+        and backend.padding is None
+    )
+    return backend if plain else None
+
+
 def _label_piece(
-    ids: list[int],
-    offsets: list[tuple[int, int]],
+    enc: Any,
     trained: tuple[tuple[int, int], ...],
     n_chars: int,
     out_ids: list[int],
@@ -364,9 +394,12 @@ def _label_piece(
 ) -> None:
     """Append a piece's ids and labels: a token is trained iff its chars overlap a range.
 
-    Offsets are monotone, so each range maps to one run of tokens found by bisection; a
-    zero-width token counts as covering the character it sits on.
+    Each range ``[s, e)`` maps to the run of tokens from the one holding char ``s`` to
+    the one holding char ``e - 1``, widened over neighbours that share those chars
+    (byte-fallback pieces of one character); a zero-width token counts as covering the
+    character it sits on.
     """
+    ids = enc.ids
     out_ids.extend(ids)
     if not trained:
         out_labels.extend([IGNORE_INDEX] * len(ids))
@@ -374,14 +407,30 @@ def _label_piece(
     if trained == ((0, n_chars),):
         out_labels.extend(ids)
         return
-    pos = 0
+    n, pos = len(ids), 0
     for s, e in trained:
-        first = bisect.bisect_right(offsets, s, lo=pos, key=lambda o: max(o[1], o[0] + 1))
-        last = bisect.bisect_left(offsets, e, lo=first, key=lambda o: o[0])
+        first, last = enc.char_to_token(s), enc.char_to_token(e - 1)
+        if first is None or last is None:  # a char no token holds: scan the offsets
+            first, last = _run_by_offsets(enc.offsets, s, e, pos)
+        else:
+            while first > pos and _end(enc.token_to_chars(first - 1)) > s:
+                first -= 1
+            last += 1
+            while last < n and enc.token_to_chars(last)[0] < e:
+                last += 1
         out_labels.extend([IGNORE_INDEX] * (first - pos))
         out_labels.extend(ids[first:last])
         pos = last
-    out_labels.extend([IGNORE_INDEX] * (len(ids) - pos))
+    out_labels.extend([IGNORE_INDEX] * (n - pos))
+
+
+def _end(span: tuple[int, int]) -> int:
+    return max(span[1], span[0] + 1)
+
+
+def _run_by_offsets(offsets: list[tuple[int, int]], s: int, e: int, lo: int) -> tuple[int, int]:
+    first = bisect.bisect_right(offsets, s, lo=lo, key=_end)
+    return first, bisect.bisect_left(offsets, e, lo=first, key=lambda o: o[0])
 
 
 def _apply_limit(

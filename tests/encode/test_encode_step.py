@@ -124,3 +124,16 @@ def test_fingerprint_is_stable_across_processes_and_calls(llama_tokenizer_dir: P
         outs.append(res.stdout.split())
     assert outs[0] == outs[1]
     assert outs[0][0] == outs[0][1]
+
+
+def test_public_tokenizer_path_gives_the_same_rows(llama_tokenizer_dir: Path) -> None:
+    """With the Rust backend busy with its own truncation, Encode falls back to tokenizer(...) and agrees."""
+    from tests.encode.conftest import make_chatml_tokenizer
+
+    plain, configured = (make_chatml_tokenizer(llama_tokenizer_dir) for _ in range(2))
+    configured.backend_tokenizer.enable_truncation(max_length=100_000)
+    batch = {"messages": _rows(12)}
+    a = sd.Encode(plain, "chatml", max_length=4096)(batch)
+    b = sd.Encode(configured, "chatml", max_length=4096)(batch)
+    for key in ("input_ids", "labels"):
+        assert [x.tolist() for x in a[key]] == [x.tolist() for x in b[key]]
