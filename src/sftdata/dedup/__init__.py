@@ -11,7 +11,13 @@ of the row they duplicate::
 The near-dedup pieces are also exposed one by one for other engines (Ray): the map
 step :class:`MinHashSignatures`, then :func:`band_keys`, :func:`candidate_pairs`,
 :func:`verify_pairs`, :func:`connected_components` (or all four as
-:func:`near_duplicate_roots`), and a :class:`MinHashIndex` saved as NumPy/Arrow.
+:func:`near_duplicate_roots`), the drop map :class:`MarkDuplicates`, and a
+:class:`MinHashIndex` saved as NumPy/Arrow. A Ray engine runs::
+
+    ds = ds.map_batches(MinHashSignatures(...))          # map, any partitioning
+    sig = <gather the minhash column in row order>       # (n, num_perm) uint32
+    roots = near_duplicate_roots(sig, threshold=0.8)     # one global pass, O(n) memory
+    ds = ds.map_batches(MarkDuplicates.from_roots(roots))  # map, needs a row_index column
 """
 
 from sftdata.dedup._apply import DUP_CLUSTER, DUP_OF
@@ -35,8 +41,14 @@ from sftdata.dedup._minhash import (
     MinHashSignatures,
     minhash_signatures,
     permutations,
+    signatures_of,
 )
-from sftdata.dedup._near import minhash_dedup, near_duplicate_roots, resolve_bands
+from sftdata.dedup._near import (
+    MarkDuplicates,
+    minhash_dedup,
+    near_duplicate_roots,
+    resolve_bands,
+)
 from sftdata.dedup._text import normalize_text, shingles, words
 
 __all__ = [
@@ -48,6 +60,7 @@ __all__ = [
     "Decontaminate",
     "EvalNgrams",
     "ExactKeys",
+    "MarkDuplicates",
     "MinHashIndex",
     "MinHashSignatures",
     "NgramHashes",
@@ -71,6 +84,7 @@ __all__ = [
     "shingle_hash",
     "shingle_hash64",
     "shingles",
+    "signatures_of",
     "verify_pairs",
     "words",
 ]

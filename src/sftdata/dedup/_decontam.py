@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from sftdata._contract import DROP_REASON, Batch
-from sftdata.dedup._apply import as_input, column_list, column_matrix, finish, map_columns
+from sftdata.dedup._apply import as_input, column_list, finish, map_columns
 from sftdata.dedup._apply import resolve_column as _resolve_column
 from sftdata.dedup._hashing import ngram_hashes
 from sftdata.dedup._index import MinHashIndex
-from sftdata.dedup._minhash import SIGNATURE_COLUMN, MinHashSignatures, batch_texts
+from sftdata.dedup._minhash import MinHashSignatures, batch_texts, signatures_of
 from sftdata.dedup._text import Fields
 
 CONTAMINATION = "contamination"
@@ -149,10 +149,7 @@ def decontaminate(
         sig_step = MinHashSignatures(
             column=col, fields=fields, num_perm=num_perm, seed=seed, ngram=near_ngram
         )
-        sigs = map_columns(
-            data, sig_step, keep=[SIGNATURE_COLUMN], num_proc=num_proc, batch_size=batch_size
-        )
-        sig = column_matrix(sigs, SIGNATURE_COLUMN, num_perm, np.uint32)
+        sig, _ = signatures_of(data, sig_step, num_proc=num_proc, batch_size=batch_size)
         for name, texts in evals.items():
             index = MinHashIndex.build(list(texts), num_perm=num_perm, seed=seed, ngram=near_ngram)
             hit, est = index.match(sig, threshold=near_threshold)

@@ -17,19 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from sftdata._contract import DROP_REASON
 from sftdata.dedup._apply import (
     ID,
     as_input,
-    column_list,
-    column_matrix,
     columns_of,
-    map_columns,
     read_column,
     resolve_column,
 )
 from sftdata.dedup._lsh import match_rows
-from sftdata.dedup._minhash import SIGNATURE_COLUMN, MinHashSignatures, check_params
+from sftdata.dedup._minhash import MinHashSignatures, check_params, signatures_of
 from sftdata.dedup._text import Fields
 
 _FORMAT = 1
@@ -90,15 +86,8 @@ class MinHashIndex:
             seed=seed,
             ngram=ngram,
         )
-        table = map_columns(
-            data,
-            step,
-            keep=[SIGNATURE_COLUMN, DROP_REASON],
-            num_proc=num_proc,
-            batch_size=batch_size,
-        )
-        sig = column_matrix(table, SIGNATURE_COLUMN, num_perm, np.uint32)
-        keep = np.array([r is None for r in column_list(table, DROP_REASON)], dtype=bool)
+        sig, reasons = signatures_of(data, step, num_proc=num_proc, batch_size=batch_size)
+        keep = np.array([r is None for r in reasons], dtype=bool)
         all_ids = read_column(data, ID) if ID in columns_of(data) else list(range(len(sig)))
         ids = [all_ids[i] for i in np.flatnonzero(keep)]
         return cls(sig[keep], ids, num_perm=num_perm, seed=seed, ngram=ngram, fields=fields)

@@ -32,6 +32,7 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError
+from sftdata.dedup._apply import column_list, column_matrix, is_dataset, map_columns
 from sftdata.dedup._hashing import fmix32, ngram_hashes
 from sftdata.dedup._text import Fields, document_text
 
@@ -161,3 +162,26 @@ def batch_texts(
             texts.append("")
             reasons[i] = reasons[i] or e.reason
     return texts, reasons
+
+
+def signatures_of(
+    data: Any, step: MinHashSignatures, *, num_proc: int | None, batch_size: int
+) -> tuple[np.ndarray, list[str | None]]:
+    """Signature matrix and drop reasons of every row of a Dataset or a list of rows.
+
+    A Dataset goes through ``map(step, batched=True, num_proc=...)`` (cached, parallel);
+    a list is signed in one call, straight into the ``(n, num_perm)`` matrix.
+    """
+    if is_dataset(data):
+        table = map_columns(
+            data, step, keep=[step.output, DROP_REASON], num_proc=num_proc, batch_size=batch_size
+        )
+        sig = column_matrix(table, step.output, step.num_perm, np.uint32)
+        return sig, column_list(table, DROP_REASON)
+    cols = {
+        step.column: [r.get(step.column) for r in data],
+        DROP_REASON: [r.get(DROP_REASON) for r in data],
+    }
+    texts, reasons = batch_texts(cols, column=step.column, fields=step.fields)
+    sig = minhash_signatures(texts, num_perm=step.num_perm, seed=step.seed, ngram=step.ngram)
+    return sig, reasons

@@ -14,19 +14,19 @@ and the parameters: not on batch size, ``num_proc`` or run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sftdata._contract import DROP_REASON
+from sftdata._batch import drop_reasons
+from sftdata._contract import DROP_REASON, Batch
 from sftdata.dedup._apply import (
     DUP_CLUSTER,
     DUP_OF,
     as_input,
-    column_list,
-    column_matrix,
     finish,
-    map_columns,
     resolve_column,
     row_ids,
 )
@@ -38,7 +38,7 @@ from sftdata.dedup._lsh import (
     optimal_bands,
     verify_pairs,
 )
-from sftdata.dedup._minhash import SIGNATURE_COLUMN, MinHashSignatures
+from sftdata.dedup._minhash import MinHashSignatures, signatures_of
 from sftdata.dedup._text import Fields
 
 REASON_NEAR = "dedup.near"
@@ -153,11 +153,7 @@ def minhash_dedup(
         seed=seed,
         ngram=ngram,
     )
-    table = map_columns(
-        data, step, keep=[SIGNATURE_COLUMN, DROP_REASON], num_proc=num_proc, batch_size=batch_size
-    )
-    sig = column_matrix(table, SIGNATURE_COLUMN, num_perm, np.uint32)
-    reasons: list[str | None] = column_list(table, DROP_REASON)
+    sig, reasons = signatures_of(data, step, num_proc=num_proc, batch_size=batch_size)
     active = np.array([x is None for x in reasons], dtype=bool)
     dup_of: list[Any] = [None] * len(reasons)
     if against is not None:
@@ -182,3 +178,55 @@ def _drop_columns(
         reasons[i], dup_of[i] = REASON_NEAR, kept_id
     cluster = [int(c) if sizes[c] > 1 else None for c in roots.tolist()]
     return {DROP_REASON: reasons, DUP_OF: dup_of, DUP_CLUSTER: cluster}
+
+
+@dataclass(frozen=True, eq=False)
+class MarkDuplicates:
+    """Batched drop map for engines that shard rows (Ray): apply the global pass's roots.
+
+    ``roots[i]`` is the surviving row of global row ``i`` (:func:`near_duplicate_roots`);
+    each batch carries its rows' global indices in ``index_column``. Writes the same
+    ``drop_reason`` / ``dup_of`` / ``dup_cluster`` columns as :func:`minhash_dedup`;
+    rows already rejected keep their reason. Build it with :meth:`from_roots`.
+
+    >>> step = MarkDuplicates.from_roots(np.array([0, 0, 2]))
+    >>> out = step({"text": ["a", "a", "b"], "row_index": [0, 1, 2]})
+    >>> out["drop_reason"], out["dup_of"], out["dup_cluster"]
+    ([None, 'dedup.near', None], [None, 0, None], [0, 0, None])
+    """
+
+    roots: np.ndarray
+    clustered: np.ndarray
+    ids: Sequence[Any] | None = None
+    index_column: str = "row_index"
+    reason: str = REASON_NEAR
+
+    @classmethod
+    def from_roots(
+        cls, roots: np.ndarray, *, ids: Sequence[Any] | None = None, index_column: str = "row_index"
+    ) -> MarkDuplicates:
+        """Precompute which rows sit in a cluster of two or more (one O(n) pass)."""
+        roots = np.asarray(roots, dtype=np.int64)
+        if ids is not None and len(ids) != len(roots):
+            raise ValueError(f"{len(ids)} ids for {len(roots)} roots")
+        clustered = np.bincount(roots, minlength=len(roots))[roots] > 1
+        return cls(roots, clustered, ids, index_column)
+
+    def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
+        if self.index_column not in batch:
+            raise ValueError(f"batch has no {self.index_column!r} column of global row indices")
+        idx = np.asarray(batch[self.index_column], dtype=np.int64)
+        root = self.roots[idx]
+        reasons = drop_reasons(batch)
+        dup_of: list[Any] = [None] * len(idx)
+        for j in np.flatnonzero(root != idx).tolist():
+            if reasons[j] is None:
+                k = int(root[j])
+                reasons[j], dup_of[j] = self.reason, (self.ids[k] if self.ids is not None else k)
+        out: Batch = dict(batch)
+        out[DROP_REASON] = reasons
+        out[DUP_OF] = dup_of
+        out[DUP_CLUSTER] = [
+            int(r) if c else None for r, c in zip(root, self.clustered[idx], strict=True)
+        ]
+        return out
