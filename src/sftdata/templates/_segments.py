@@ -26,7 +26,7 @@ from sftdata._contract import SftDataError
 __all__ = ["Segment", "split_pieces", "token_ids"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     """One run of rendered text.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -214,20 +215,15 @@ class _Builder:
         self.t = template
         self.segments: list[Segment] = []
         self._break = False
-        tokens = {template.bos, template.eos, *template.control_tokens} - {""}
-        ordered = sorted(tokens, key=len, reverse=True)
-        self._split = re.compile("(" + "|".join(map(re.escape, ordered)) + ")") if ordered else None
-        self._specials = tokens
+        self._tokens = frozenset({template.bos, template.eos, *template.control_tokens} - {""})
 
     def glue(
         self, text: str, msg: int | None, *, train: bool = False, turn_start: bool = False
     ) -> None:
         if turn_start and self.t.per_turn_pieces:
             self._break = True
-        parts = self._split.split(text) if self._split is not None else [text]
-        for part in parts:
-            if part:
-                self._add(Segment(part, part in self._specials, msg, False, train))
+        for part, special in _cut_glue(text, self._tokens):
+            self._add(Segment(part, special, msg, False, train))
 
     def turn(
         self,
@@ -258,6 +254,16 @@ class _Builder:
             seg = Segment(seg.text, seg.special, seg.message, seg.content, seg.train, True)
         self._break = False
         self.segments.append(seg)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cut_glue(text: str, tokens: frozenset[str]) -> tuple[tuple[str, bool], ...]:
+    """``text`` cut at the control tokens: ((part, is_control_token), ...), no empty part."""
+    if not text:
+        return ()
+    ordered = sorted(tokens, key=len, reverse=True)
+    parts = re.split("(" + "|".join(map(re.escape, ordered)) + ")", text) if ordered else [text]
+    return tuple((p, p in tokens) for p in parts if p)
 
 
 def _strip_body(body: list[_Item], mode: StripMode) -> list[_Item]:
