@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from sftdata._apply import apply
 from sftdata._contract import (
     DROP_REASON,
     IGNORE_INDEX,
@@ -59,6 +60,7 @@ __all__ = [
     "Counters",
     "Message",
     "Pipeline",
+    "apply",
     "Role",
     "RowError",
     "SftDataError",
