@@ -106,7 +106,8 @@ def pack(ds: Any, *, max_length: int, split_long: bool = False) -> tuple[Any, An
         100 * stats.efficiency,
         len(rejected_idx),
     )
-    return _emit(ds, packed, rejected_idx, [reasons[i] for i in rejected_idx])
+    options = (max_length, split_long)
+    return _emit(ds, packed, rejected_idx, [reasons[i] for i in rejected_idx], options)
 
 
 def best_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
@@ -188,35 +189,48 @@ class _Columns:
 def _assemble(
     cols: _Columns, samples: list[tuple[int, int, int]], bins: list[list[int]]
 ) -> dict[str, Any]:
-    """Gather the tokens of each bin's samples into flat arrays plus bin offsets."""
-    order = [s for b in bins for s in b]
-    rows = np.array([samples[s][0] for s in order], dtype=np.int64)
-    starts = np.array([samples[s][1] for s in order], dtype=np.int64)
-    lens = np.array([samples[s][2] - samples[s][1] for s in order], dtype=np.int64)
-    total = int(lens.sum())
+    """Copy the tokens of each bin's samples into flat arrays plus bin offsets.
+
+    One slice copy per sample (no per-token index array: that gather is the slow part
+    on millions of tokens).
+    """
+    order = [samples[s] for b in bins for s in b]
+    base = cols.offsets[:-1].tolist()
+    spans = [(base[r] + a, base[r] + b) for r, a, b in order]
+    lens = np.array([b - a for a, b in spans], dtype=np.int64)
     first = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(lens, out=first[1:])
-    position = np.arange(total, dtype=np.int64) - np.repeat(first[:-1], lens)
-    src = np.repeat(cols.offsets[:-1][rows] + starts, lens) + position
-    labels = cols.labels[src].astype(np.int32)
+    total = int(first[-1])
+
+    def gather(values: np.ndarray) -> np.ndarray:
+        if not spans:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate([values[a:b] for a, b in spans]).astype(np.int32, copy=False)
+
+    labels = gather(cols.labels)
     labels[first[:-1][lens > 0]] = IGNORE_INDEX
+    position = np.arange(total, dtype=np.int32) - np.repeat(first[:-1].astype(np.int32), lens)
     per_bin = np.array([len(b) for b in bins], dtype=np.int64)
     sample_offsets = np.zeros(len(bins) + 1, dtype=np.int64)
     np.cumsum(per_bin, out=sample_offsets[1:])
     return {
-        "input_ids": cols.ids[src].astype(np.int32),
+        "input_ids": gather(cols.ids),
         "labels": labels,
-        "position_ids": position.astype(np.int32),
+        "position_ids": position,
         "token_offsets": first[sample_offsets],
         "sample_offsets": sample_offsets,
         "seq_lens": lens.astype(np.int32),
-        "source_rows": rows,
+        "source_rows": np.array([r for r, _, _ in order], dtype=np.int64),
         "n_tokens": total,
     }
 
 
 def _emit(
-    ds: Any, packed: dict[str, Any], rejected_idx: list[int], reasons: list[str | None]
+    ds: Any,
+    packed: dict[str, Any],
+    rejected_idx: list[int],
+    reasons: list[str | None],
+    options: tuple[Any, ...],
 ) -> tuple[Any, Any]:
     tok, smp = packed["token_offsets"], packed["sample_offsets"]
     flat = {
@@ -238,18 +252,22 @@ def _emit(
         return rows, [{**ds[i], DROP_REASON: r} for i, r in zip(rejected_idx, reasons, strict=True)]
     import datasets
     import pyarrow as pa
+    from datasets.fingerprint import Hasher
 
+    large = packed["n_tokens"] >= 2**31  # int32 Arrow offsets would overflow
+    offset_type = pa.int64() if large else pa.int32()
+    array = pa.LargeListArray if large else pa.ListArray
     table = pa.table(
-        {
-            k: pa.ListArray.from_arrays(pa.array(o, pa.int32()), pa.array(v))
-            for k, (v, o) in flat.items()
-        }
+        {k: array.from_arrays(pa.array(o, offset_type), pa.array(v)) for k, (v, o) in flat.items()}
     )
+    # Derive the fingerprint from the input's, instead of letting datasets hash every token.
+    source = getattr(ds, "_fingerprint", None)
+    fingerprint = Hasher.hash(("sftdata.pack", source, options)) if source else None
     rejected = ds.select(rejected_idx)
     if DROP_REASON in rejected.column_names:
         rejected = rejected.remove_columns(DROP_REASON)
     rejected = rejected.add_column(DROP_REASON, reasons)
-    return datasets.Dataset(table), rejected
+    return datasets.Dataset(table, fingerprint=fingerprint), rejected
 
 
 def _split(values: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
@@ -281,7 +299,7 @@ def _flat(ds: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if isinstance(col, pa.ListArray | pa.LargeListArray):
             offsets = col.offsets.to_numpy().astype(np.int64)
-            values = col.values.to_numpy(zero_copy_only=False).astype(np.int64)
+            values = col.values.to_numpy(zero_copy_only=False)
             return values[offsets[0] :], offsets - offsets[0]
     rows = _column(ds, name)
     lens = np.array([0 if r is None else len(r) for r in rows], dtype=np.int64)

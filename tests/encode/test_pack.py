@@ -141,3 +141,13 @@ def test_missing_columns_and_mismatched_labels_are_named() -> None:
         sd.pack({"text": ["a"]}, max_length=4)
     with pytest.raises(SftDataError, match="row 1"):
         sd.pack({"input_ids": [[1], [1, 2]], "labels": [[1], [1]]}, max_length=4)
+
+
+def test_packed_dataset_fingerprint_follows_input_and_options() -> None:
+    """Packing the same Dataset twice gives the same fingerprint; another max_length gives another."""
+    ds = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4, 5], [6]]})
+    a, _ = sd.pack(ds, max_length=4)
+    b, _ = sd.pack(ds, max_length=4)
+    c, _ = sd.pack(ds, max_length=5)
+    assert a._fingerprint == b._fingerprint != c._fingerprint
+    assert a._fingerprint != ds._fingerprint
