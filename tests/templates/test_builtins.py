@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -137,3 +138,10 @@ def test_llama2_system_prompt_is_folded_as_meta_describes() -> None:
     ]
     expected = "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST] A2 </s>"
     assert templates.get("llama2").render(conv) == expected
+
+
+def test_token_ids_names_a_control_token_missing_from_the_tokenizer(sp_tokenizer: Any) -> None:
+    """Example: a template control token unknown to the tokenizer is named in the error."""
+    conv = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    with pytest.raises(sd.SftDataError, match=r"<\|im_start\|>"):
+        templates.token_ids(templates.get("chatml").segments(conv), sp_tokenizer)

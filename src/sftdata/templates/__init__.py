@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from sftdata.templates._families import get, names
 from sftdata.templates._jinja import JinjaTemplate, from_tokenizer, render_jinja
-from sftdata.templates._segments import Segment, split_pieces, token_ids
+from sftdata.templates._segments import Segment, special_token_id, split_pieces, token_ids
 from sftdata.templates._template import StripMode, SystemPlacement, Template
 from sftdata.templates._xtuner import XTUNER_FORMATS, from_xtuner
 
@@ -36,6 +36,7 @@ __all__ = [
     "get",
     "names",
     "render_jinja",
+    "special_token_id",
     "split_pieces",
     "token_ids",
 ]

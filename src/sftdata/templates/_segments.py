@@ -23,7 +23,7 @@ from typing import Any
 
 from sftdata._contract import SftDataError
 
-__all__ = ["Segment", "split_pieces", "token_ids"]
+__all__ = ["Segment", "special_token_id", "split_pieces", "token_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,10 @@ def split_pieces(segments: Sequence[Segment]) -> list[list[Segment]]:
 
 
 def special_token_id(tokenizer: Any, token: str) -> int:
-    """The id of control token ``token``; :class:`SftDataError` if the tokenizer lacks it."""
+    """The id of control token ``token``; :class:`SftDataError` if the tokenizer lacks it.
+
+    Unknown tokens are caught whether the tokenizer answers ``None`` or its unk id.
+    """
     tid = tokenizer.convert_tokens_to_ids(token)
     unk = getattr(tokenizer, "unk_token", None)
     if tid is None or (token != unk and tid == getattr(tokenizer, "unk_token_id", None)):
