@@ -70,7 +70,12 @@ def validate_messages(messages: Any, *, require_assistant: bool = True) -> list[
     out: list[Message] = []
     prev: str | None = None
     for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
+        # `type(m) is dict` first: the common case, and much cheaper than the ABC check
+        if (
+            (type(m) is not dict and not isinstance(m, Mapping))
+            or "role" not in m
+            or "content" not in m
+        ):
             raise RowError(f"parse.bad_message:{i}", f"message {i} must have 'role' and 'content'")
         role, content = m["role"], m["content"]
         if role not in ROLES:
