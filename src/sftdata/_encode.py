@@ -180,10 +180,11 @@ class Encode:
         return _finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
 
     def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
-        """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.
+        """``datasets.Features`` of the columns this step writes (``sd.apply`` reads it).
 
-        Pass ``ds.features``: the carried columns keep their types, and a first batch
-        that happens to be all kept cannot pin ``drop_reason`` to the ``null`` type.
+        With them pinned, a first batch that happens to be all kept cannot give
+        ``drop_reason`` the ``null`` type. ``input_features`` is accepted for the step
+        protocol; the carried columns keep their own types.
         """
         return _features(input_features, truncated=self.truncation == "truncate")
 
@@ -261,10 +262,11 @@ class EncodeText:
         return _finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
 
     def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
-        """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.
+        """``datasets.Features`` of the columns this step writes (``sd.apply`` reads it).
 
-        Pass ``ds.features``: the carried columns keep their types, and a first batch
-        that happens to be all kept cannot pin ``drop_reason`` to the ``null`` type.
+        With them pinned, a first batch that happens to be all kept cannot give
+        ``drop_reason`` the ``null`` type. ``input_features`` is accepted for the step
+        protocol; the carried columns keep their own types.
         """
         return _features(input_features, truncated=self.truncation == "truncate")
 
@@ -496,7 +498,8 @@ def _finish(
 def _features(input_features: Mapping[str, Any] | None, *, truncated: bool) -> Any:
     import datasets
 
-    out = dict(input_features or {})
+    del input_features  # carried columns are not rewritten
+    out: dict[str, Any] = {}
     out["input_ids"] = datasets.List(datasets.Value("int32"))
     out["labels"] = datasets.List(datasets.Value("int32"))
     out["attention_mask"] = datasets.List(datasets.Value("int8"))

@@ -33,17 +33,11 @@ def _rows(n: int) -> list[list[dict[str, str]]]:
 
 
 def test_map_with_batch_sizes_1_7_1000_gives_identical_rows(llama_tokenizer: Any) -> None:
-    """datasets.map(Encode, batched=True) is batch-size invariant (1, 7 and 1000)."""
+    """sd.apply(ds, Encode) (datasets.map, batched) is batch-size invariant (1, 7 and 1000)."""
     ds = datasets.Dataset.from_dict({"messages": _rows(40)})
     step = sd.Encode(llama_tokenizer, "llama2", max_length=60)
     outs = [
-        ds.map(
-            step,
-            batched=True,
-            batch_size=bs,
-            features=step.features(ds.features),
-            load_from_cache_file=False,
-        ).to_dict()
+        sd.apply(ds, step, batch_size=bs, load_from_cache_file=False).to_dict()
         for bs in (1, 7, 1000)
     ]
     assert outs[0] == outs[1] == outs[2]
