@@ -63,6 +63,7 @@ def test_llama2_ids_equal_meta_reference(
     assert ours == meta_llama2_ids(_sp(sp_model_path), conv)
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(conv=S.conversations(text=S.words))
 def test_llama2_ids_with_fast_tokenizer_on_single_spaced_text(
