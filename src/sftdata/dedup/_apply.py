@@ -64,10 +64,6 @@ def resolve_column(data: Any, column: str | None) -> str:
     return pick_column(columns_of(data), column)
 
 
-def num_rows(data: Any) -> int:
-    return len(data)
-
-
 def read_column(data: Any, name: str) -> list[Any]:
     """One column as a list (``None`` where a row lacks it)."""
     if is_dataset(data):

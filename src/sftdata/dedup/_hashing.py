@@ -81,24 +81,33 @@ def shingle_hash(shingle: str | bytes) -> int:
     return shingle_hash64(shingle) >> 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NgramHashes:
     """The ngram hashes of a batch of documents, flat, with per-document offsets.
 
-    Shingles of document ``i`` are ``hashes[offsets[i]:offsets[i+1]]``; shingle ``j``
-    is the text ``buffer[starts[j]:ends[j]].decode()``. Every document has at least
-    one shingle (a document shorter than ``ngram`` words is one shingle).
+    Shingles of document ``i`` are ``hashes[offsets[i]:offsets[i+1]]``; every document
+    has at least one (a document shorter than ``ngram`` words is one shingle).
+    :meth:`text` recovers a shingle's text from the folded bytes kept alongside.
     """
 
     hashes: np.ndarray  # uint64 (S,)
     offsets: np.ndarray  # int64 (n + 1,)
-    buffer: bytes
-    starts: np.ndarray  # int64 (S,)
-    ends: np.ndarray  # int64 (S,)
+    ngram: int
+    words_per_doc: np.ndarray  # int64 (n,)
+    folded: np.ndarray  # uint8: all documents' words, each followed by one space
+    word_starts: np.ndarray  # int64 (W,) byte offsets into ``folded``
+    word_ends: np.ndarray  # int64 (W,)
 
     def text(self, j: int) -> str:
-        """The shingle ``j`` as text."""
-        return self.buffer[int(self.starts[j]) : int(self.ends[j])].decode("utf-8")
+        """The shingle ``j`` as text (words joined by single spaces)."""
+        d = int(np.searchsorted(self.offsets, j, side="right")) - 1
+        count = int(self.words_per_doc[d])
+        if count == 0:
+            return ""
+        first = int(self.words_per_doc[:d].sum()) + j - int(self.offsets[d])
+        last = first + min(self.ngram, count) - 1
+        lo, hi = int(self.word_starts[first]), int(self.word_ends[last])
+        return self.folded[lo:hi].tobytes().decode("utf-8")
 
 
 def _powers(n: int) -> np.ndarray:
@@ -125,31 +134,33 @@ def _word_polys(
 def ngram_hashes(texts: Sequence[str], *, ngram: int) -> NgramHashes:
     """Hash every word ``ngram``-gram of every text, vectorised (see module docstring)."""
     arr, wstart, wend, counts = _word_spans(texts)
-    wlen = wend - wstart
-    pw = _powers(int(wlen.max()) + 2)
-    wpoly = _word_polys(arr, wstart, wend, pw)
-
+    n_words = int(counts.sum())
+    wlen = (wend - wstart)[:n_words]
+    pw = _powers(int(wlen.max(initial=0)) + 2)
+    wpoly = _word_polys(arr, wstart[:n_words], wend[:n_words], pw)
+    # poly(x + " " + w) = poly(x) * B^(1+|w|) + (32 * B^|w| + poly(w)); after step j,
+    # acc[g] is the poly of words g..g+j (running past a document's end is harmless:
+    # only starts with ngram words left in their document are read)
+    mul = pw[wlen + 1]
+    add = np.uint64(32) * pw[wlen] + wpoly
+    acc = wpoly.copy()
+    word_off = np.concatenate(([0], np.cumsum(counts)))[:-1]
+    short = np.flatnonzero((counts < ngram) & (counts > 0))
+    short_poly = np.zeros(len(counts), dtype=np.uint64)  # one shingle of all words
+    for j in range(ngram):
+        done = short[counts[short] == j + 1]
+        short_poly[done] = acc[word_off[done]]
+        if j + 1 < ngram and j + 1 < n_words:
+            acc[: n_words - j - 1] = acc[: n_words - j - 1] * mul[j + 1 :] + add[j + 1 :]
     per_doc = np.maximum(counts - ngram + 1, 1)
     offsets = np.concatenate(([0], np.cumsum(per_doc))).astype(np.int64)
-    word_off = np.concatenate(([0], np.cumsum(counts)))[:-1]
-    doc = np.repeat(np.arange(len(counts)), per_doc)
-    first = word_off[doc] + (np.arange(offsets[-1]) - offsets[doc])
-    size = np.minimum(ngram, counts[doc])  # words in each shingle; 0 for an empty doc
-    empty = size == 0
-    first = np.where(empty, 0, first)
-    poly = np.where(empty, np.uint64(0), wpoly[first])
-    # poly(x + " " + w) = poly(x) * B^(1+|w|) + 32 * B^|w| + poly(w)
-    for j in range(1, ngram):
-        more = np.flatnonzero(size > j)
-        if len(more) == 0:
-            break
-        g = first[more] + j
-        length = wlen[g]
-        poly[more] = poly[more] * pw[length + 1] + np.uint64(32) * pw[length] + wpoly[g]
-    # an empty document is one empty shingle: byte range [0, 0), hash fmix64(0)
-    starts = np.where(empty, 0, wstart[first])
-    ends = np.where(empty, 0, wend[np.maximum(first + size - 1, 0)])
-    return NgramHashes(fmix64(poly), offsets, arr.tobytes(), starts, ends)
+    first = np.arange(offsets[-1]) + np.repeat(word_off - offsets[:-1], per_doc)
+    full = np.repeat(counts >= ngram, per_doc)
+    poly = np.zeros(offsets[-1], dtype=np.uint64)
+    poly[full] = acc[first[full]]
+    not_full = np.flatnonzero(counts < ngram)
+    poly[offsets[not_full]] = short_poly[not_full]  # empty documents keep poly 0
+    return NgramHashes(fmix64(poly), offsets, ngram, counts, arr, wstart, wend)
 
 
 def _word_spans(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

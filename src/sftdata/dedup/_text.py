@@ -61,11 +61,6 @@ def words(text: str) -> list[str]:
     return folded_bytes(text).decode("utf-8").split()
 
 
-def word_bytes(text: str) -> list[bytes]:
-    """:func:`words`, UTF-8 encoded."""
-    return folded_bytes(text).split()
-
-
 def folded_bytes(text: str) -> bytes:
     """The words of ``text`` as UTF-8, separated by runs of ASCII spaces (no other bytes).
 
