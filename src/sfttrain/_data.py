@@ -36,26 +36,6 @@ class Prepared:
     pack_efficiency: float | None = None
 
 
-def read_rows(paths: list[str]) -> Any:
-    """Read JSONL / JSON / parquet files into one ``datasets.Dataset``.
-
-    A JSONL line that is not valid JSON becomes a row ``{"raw": line}`` with
-    ``drop_reason="parse.bad_json"``, so it is counted, never silently skipped.
-    """
-    import datasets
-
-    parts = []
-    for p in paths:
-        path = Path(p)
-        if path.suffix == ".parquet":
-            parts.append(datasets.Dataset.from_parquet(str(path)))
-        elif path.suffix in (".jsonl", ".json"):
-            parts.append(datasets.Dataset.from_list(_json_rows(path)))
-        else:
-            raise ConfigError(f"train_files: {p!r}: expected .jsonl, .json or .parquet")
-    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
-
-
 def _json_rows(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
@@ -119,19 +99,34 @@ def get_template(name: str, tokenizer: Any) -> Any:
 
 
 def parse_file(path: str, parser: str | None) -> Any:
-    """One file's rows as ``messages`` + ``drop_reason`` (rejected rows included)."""
-    ds = read_rows([path])
-    if parser:
-        step = parser_step(parser)
-        ds = ds.map(
-            step,
-            batched=True,
-            remove_columns=ds.column_names,
-            features=step.features(ds.features),
-        )
-    if "messages" not in ds.column_names:
-        raise ConfigError(f"parser: {path!r} has no 'messages' column; name its parser")
-    return ds.select_columns(["messages", DROP_REASON])
+    """One file's rows as ``messages`` + ``drop_reason`` (rejected rows included).
+
+    The parser step runs on plain Python rows before anything goes to Arrow, so a
+    malformed row (a number where text belongs, a string where a list belongs) is a
+    rejected row with its reason rather than a schema error for the whole file.
+    ``parser=None`` reads rows that already hold ``messages`` (the ``openai`` format).
+    """
+    import datasets
+
+    from sftdata._batch import rows_to_batch
+
+    if Path(path).suffix == ".parquet":
+        rows = datasets.Dataset.from_parquet(path).to_list()
+    else:
+        rows = _json_rows(Path(path))
+    step = parser_step(parser or "openai")
+    out = step(rows_to_batch(rows)) if rows else {"messages": [], DROP_REASON: []}
+    return datasets.Dataset.from_dict(
+        {"messages": out["messages"], DROP_REASON: out[DROP_REASON]},
+        features=datasets.Features(
+            {
+                "messages": [
+                    {"role": datasets.Value("string"), "content": datasets.Value("string")}
+                ],
+                DROP_REASON: datasets.Value("string"),
+            }
+        ),
+    )
 
 
 def to_messages(files: tuple[str | DataFile, ...], cfg: TrainConfig) -> tuple[Any, dict[str, int]]:

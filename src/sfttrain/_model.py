@@ -71,6 +71,7 @@ def add_lora(model: Any, cfg: TrainConfig) -> Any:
         lora_alpha=cfg.lora.alpha,
         lora_dropout=cfg.lora.dropout,
         target_modules=targets if isinstance(targets, str) else list(targets),
+        modules_to_save=list(cfg.lora.modules_to_save) or None,
         task_type="CAUSAL_LM",
     )
     try:

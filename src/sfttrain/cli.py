@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="parse -> clean -> dedup -> encode -> pack -> LoRA -> eval")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--data", default=None, help="folder of demo data (default: examples/data)")
-    d.add_argument("--steps", type=int, default=60)
+    d.add_argument("--steps", type=int, default=30)
     return p
 
 

@@ -49,12 +49,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class LoraOptions:
-    """LoRA adapter shape. ``target_modules``: module names or ``"all-linear"``."""
+    """LoRA adapter shape. ``target_modules``: module names or ``"all-linear"``.
+
+    ``modules_to_save`` are trained in full next to the adapters (``lm_head`` for a
+    new or untrained output layer; ``embed_tokens`` after adding tokens).
+    """
 
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
     target_modules: tuple[str, ...] | Literal["all-linear"] = "all-linear"
+    modules_to_save: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
