@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_every_demo_stage_drops_or_changes_rows() -> None:
     stages = {line.split()[0]: line for line in lines}
     assert set(stages) == {"parse", "clean", "safety", "dedup", "near-dedup"}
     counts = [tuple(map(int, re.findall(r"(\d+) -> +(\d+)", line)[0])) for line in lines]
-    for (_, after), (before, _) in zip(counts, counts[1:], strict=False):
+    for (_, after), (before, _) in itertools.pairwise(counts):
         assert after == before  # each stage starts where the last one ended
     assert counts[-1][1] == len(kept)
     assert "parse.bad_json" in stages["parse"] and "parse.bad_role" in stages["parse"]
