@@ -1,0 +1,394 @@
+r"""``fix_text`` / ``FixText``: mojibake repair, Unicode normalisation, invisible
+characters and whitespace, in one idempotent pass.
+
+What one call does (each stage can be switched off)::
+
+    whitespace       "a  \r\n\n\n\nb \t"          -> "a\n\nb"        (max_blank_lines=1)
+    strip_html?      "<p>Caf&eacute;</p>"        -> "Café"          (off by default)
+    fix_mojibake     "CafÃ©  â€œokâ€\x9d"       -> 'Café  "ok"'    (ftfy.fix_text)
+    remove_invisible "zero\u200bwidth\x00"       -> "zerowidth"
+    normalization    "e\u0301"                    -> "é"             (NFC; NFKC optional)
+
+>>> fix_text("CafÃ©  \r\n\n\n\nzero\u200bwidth ")
+'Café\n\nzerowidth'
+
+Whitespace runs first; the four repair stages then repeat, each change followed by
+whitespace again, until they leave the text untouched (at most ``MAX_PASSES``
+times), so ``fix_text(fix_text(x)) == fix_text(x)``.
+
+Fast path: ``ftfy.fix_text`` looks at every line of every text in Python. Most real
+text is clean, so we first find the lines where one of its fixers could fire with
+C-speed checks (``str.isascii``, one character-class regex, and, on non-ASCII lines
+only, ``unicodedata.is_normalized`` and ftfy's own mojibake detector ``BADNESS_RE``)
+and hand ftfy only those lines. The lines we skip are exactly what ``ftfy.fix_text``
+would return (property-tested against ftfy itself), so the output never depends on
+the path.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ftfy
+from ftfy import badness, chardata
+
+from sftdata._contract import Batch, RowError, SftDataError
+from sftdata.clean._apply import Column, map_texts
+
+Normalization = Literal["NFC", "NFKC"]
+
+#: Upper bound on repeated passes (each pass is a no-op scan once the text is clean).
+MAX_PASSES = 8
+
+# -- the ftfy fast path -------------------------------------------------------------
+
+
+def _char_class(codepoints: Any) -> str:
+    return "".join(re.escape(chr(c)) for c in sorted(set(codepoints)))
+
+
+_CONTROL = list(chardata.CONTROL_CHARS)
+# ASCII text: only HTML entities, ftfy's control characters (incl. ESC) and "\r" can change.
+_ASCII_TRIGGER = re.compile(f"[{_char_class(c for c in _CONTROL if c < 128)}]")
+_ENTITY = chardata.HTML_ENTITY_RE
+_SHARED = [
+    *_CONTROL,
+    ord("\r"),
+    *range(0x80, 0xA0),  # C1 controls (incl. U+0085 NEXT LINE)
+    0x2028,
+    0x2029,
+    *chardata.LIGATURES,
+    *chardata.WIDTH_MAP,
+]
+_SURROGATES = "\ud800-\udfff"
+_QUOTES = "\u02bc\u2018-\u201f"
+_TRIGGER = {
+    True: re.compile(f"[{_char_class(_SHARED)}{_SURROGATES}{_QUOTES}]"),
+    False: re.compile(f"[{_char_class(_SHARED)}{_SURROGATES}]"),
+}
+# ftfy tests BADNESS_RE on each non-ASCII line alone (every branch of it needs a
+# non-ASCII character). We search the line in place: with MULTILINE, "^" matches at
+# the line start as it does for ftfy (the pattern has no lookarounds and no "$").
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_BAD_ANY_LINE = re.compile(badness.BADNESS_RE.pattern, badness.BADNESS_RE.flags | re.MULTILINE)
+
+
+def _ftfy_config(normalization: Normalization | None, uncurl: bool) -> ftfy.TextFixerConfig:
+    return ftfy.TextFixerConfig(normalization=normalization, uncurl_quotes=uncurl, explain=False)
+
+
+def ftfy_fix(
+    text: str,
+    *,
+    normalization: Normalization | None = "NFC",
+    uncurl: bool = True,
+    max_repair_chars: int | None = None,
+) -> str:
+    """``ftfy.fix_text(text, config)`` with a fast path; same output, always.
+
+    ftfy fixes a text line by line. We find the lines that any of its fixers could
+    change with C-speed scans and hand only those lines to ftfy; the other lines are
+    returned as they are (with ``\\r`` line breaks made ``\\n``, which is all ftfy
+    would do to them). ftfy re-decodes mojibake at well under 1 MB/s, so
+    ``max_repair_chars`` bounds the characters handed to it: beyond the bound the
+    text is rejected (``RowError("clean.too_long")``) rather than left to run for minutes.
+
+    >>> ftfy_fix("plain ascii") == "plain ascii"
+    True
+    >>> ftfy_fix("clean line\\nThe Mona Lisa doesnÃ¢â‚¬â„¢t have eyebrows.")
+    "clean line\\nThe Mona Lisa doesn't have eyebrows."
+    """
+    config = _ftfy_config(normalization, uncurl)
+    if text.isascii():
+        # ASCII lines never need re-decoding, the slow part of ftfy: no bound needed
+        patterns, max_repair_chars = [_ASCII_TRIGGER], None
+    elif _has_long_line(text, config.max_decode_length):
+        # ftfy would cut a line in pieces: keep its exact rules
+        _check_budget(len(text), max_repair_chars)
+        return ftfy.fix_text(text, config)
+    else:
+        patterns = [_TRIGGER[uncurl]]
+    if "&" in text:
+        patterns.append(_ENTITY)
+    chunks = _dirty_chunks(text, patterns, normalization=normalization, budget=max_repair_chars)
+    if not chunks:
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    first_lt = text.find("<")
+    out, pos = [], 0
+    for start, end in chunks:
+        out.append(text[pos:start])
+        # ftfy stops unescaping HTML for good once a line holding "<" went by
+        seen_lt = first_lt != -1 and first_lt < start
+        chunk_config = config._replace(unescape_html=False) if seen_lt else config
+        out.append(ftfy.fix_text(text[start:end], chunk_config))
+        pos = end
+    out.append(text[pos:])
+    # ftfy output holds no "\r", so this only touches the lines we kept as they were
+    return "".join(out).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _check_budget(n_chars: int, max_repair_chars: int | None) -> None:
+    if max_repair_chars is not None and n_chars > max_repair_chars:
+        raise RowError(
+            "clean.too_long",
+            f"{n_chars} characters need mojibake repair; max_repair_chars={max_repair_chars}",
+        )
+
+
+def _has_long_line(text: str, limit: int) -> bool:
+    return len(text) > limit and max(map(len, text.split("\n"))) + 1 > limit
+
+
+def _line_at(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the whole lines (with their ``\\n``) that hold ``text[start:end]``."""
+    stop = text.find("\n", max(start, end - 1))
+    return text.rfind("\n", 0, start) + 1, len(text) if stop == -1 else stop + 1
+
+
+def _dirty_chunks(
+    text: str,
+    patterns: list[re.Pattern[str]],
+    *,
+    normalization: Normalization | None,
+    budget: int | None,
+) -> list[tuple[int, int]]:
+    """Sorted, merged ``(start, end)`` spans of whole lines ftfy could change.
+
+    Each search resumes after the line it hit, so the cost stays linear however many
+    hits one line holds. Raises ``clean.too_long`` as soon as the lines found hold
+    more than ``budget`` characters (lines hit twice are counted twice: an upper bound).
+    """
+    spans: list[tuple[int, int]] = []
+    total = 0
+
+    def add(span: tuple[int, int]) -> None:
+        nonlocal total
+        spans.append(span)
+        total += span[1] - span[0]
+        _check_budget(total, budget)
+
+    for pattern in patterns:
+        pos = 0
+        while m := pattern.search(text, pos):
+            add(_line_at(text, *m.span()))
+            pos = spans[-1][1]
+    # ftfy runs its mojibake detector on non-ASCII lines only, one line at a time;
+    # ASCII lines are also already normalised
+    pos = 0
+    while m := _NON_ASCII.search(text, pos):
+        line = _line_at(text, m.start(), m.start() + 1)
+        if _BAD_ANY_LINE.search(text, *line) or (
+            normalization is not None
+            and not unicodedata.is_normalized(normalization, text[line[0] : line[1]])
+        ):
+            add(line)
+        pos = line[1]
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+# -- our own stages -----------------------------------------------------------------
+
+_TAG = re.compile(
+    r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->|<(/?)([A-Za-z][A-Za-z0-9]*)\b[^<>]*>|<![^<>]*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_BLOCK_TAGS = frozenset(
+    ["br", "p", "div", "li", "ul", "ol", "tr", "table", "pre", "blockquote"]
+    + [f"h{i}" for i in range(1, 7)]
+)
+
+#: C0/C1 controls except tab and line breaks, zero-width and bidi-override characters,
+#: soft hyphen. ZWJ/ZWNJ (U+200C/D) and LRM/RLM (U+200E/F) are kept: they carry
+#: meaning in Persian, Indic scripts, emoji sequences and right-to-left text.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u180e\u200b\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+_LINE_BREAK = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_ODD_SPACE_OR_BREAK = re.compile("[\x85\u2028\u2029\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_TRAILING = re.compile("[ \t]+(?=\n)")
+_SURROGATE = re.compile(f"[{_SURROGATES}]")
+
+
+def _strip_html(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
+
+    def tag(m: re.Match[str]) -> str:
+        return "\n" if m.group(3) and m.group(3).lower() in _BLOCK_TAGS else ""
+
+    return html.unescape(_TAG.sub(tag, text))
+
+
+def _fix_surrogates(text: str) -> str:
+    if not _SURROGATE.search(text):
+        return text
+    # pairs become the character they encode; lone halves become U+FFFD
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _whitespace(text: str, max_blank_lines: int) -> str:
+    # cheap `in` tests first: most text needs none of these substitutions
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if "\r" in text or "\x0b" in text or "\x0c" in text:
+        text = _LINE_BREAK.sub("\n", text)
+    if not text.isascii() and _ODD_SPACE_OR_BREAK.search(text):
+        text = _SPACE.sub(" ", _LINE_BREAK.sub("\n", text))
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING.sub("", text)
+    if "\n" * (max_blank_lines + 2) in text:
+        text = re.sub(f"\n{{{max_blank_lines + 2},}}", "\n" * (max_blank_lines + 1), text)
+    return text.lstrip("\n").rstrip()
+
+
+# -- the row function and the step -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FixText:
+    """Batched step of :func:`fix_text` over ``text`` or every message content.
+
+    ::
+
+        text (in)                     text (out)
+        "CafÃ©\\r\\n\\r\\n\\r\\nok  "   ->  "Café\\n\\nok"
+        None                          ->  None, drop_reason="clean.bad_text"
+
+    Options (keyword-only, validated before any work):
+
+    - ``fix_mojibake``: run ftfy (mojibake, HTML entities, ligatures, widths, line
+      breaks, terminal escapes), with the fast path described in the module docs.
+    - ``uncurl_quotes``: ftfy's curly-to-straight quote fix (ftfy's default: on).
+    - ``normalization``: ``"NFC"`` (default), ``"NFKC"`` (also folds compatibility
+      forms such as ``ﬁ`` and ``²``) or ``None``.
+    - ``remove_invisible``: drop control, zero-width and bidi-override characters.
+    - ``normalize_whitespace``: ``\\r\\n`` and other breaks to ``\\n``, exotic spaces to
+      ``" "``, no trailing spaces, at most ``max_blank_lines`` blank lines in a row,
+      no blank lines at the start or end.
+    - ``strip_html``: remove tags (``<script>``/``<style>`` with their content; block
+      tags become line breaks) and unescape entities.
+    - ``max_repair_chars``: at most this many characters of one text go through
+      ftfy's slow mojibake repair (``None``: no bound); a text needing more is
+      rejected with ``clean.too_long``. Clean text of any size is never affected.
+    - ``column``: ``"auto"`` (``messages`` if present, else ``text``); ``roles``: the
+      message roles to clean (``None`` = all).
+
+    >>> FixText()({"text": ["Ã©tÃ©  ", None]})
+    {'text': ['été', None], 'drop_reason': [None, 'clean.bad_text']}
+    """
+
+    fix_mojibake: bool = True
+    uncurl_quotes: bool = True
+    normalization: Normalization | None = "NFC"
+    remove_invisible: bool = True
+    normalize_whitespace: bool = True
+    max_blank_lines: int = 1
+    strip_html: bool = False
+    max_repair_chars: int | None = 1_000_000
+    column: Column = "auto"
+    roles: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.normalization not in ("NFC", "NFKC", None):
+            raise SftDataError(
+                f"FixText.normalization must be 'NFC', 'NFKC' or None, got {self.normalization!r}"
+            )
+        if isinstance(self.max_blank_lines, bool) or not isinstance(self.max_blank_lines, int):
+            raise TypeError(f"FixText.max_blank_lines must be an int, got {self.max_blank_lines!r}")
+        if self.max_blank_lines < 0:
+            raise SftDataError(f"FixText.max_blank_lines must be >= 0, got {self.max_blank_lines}")
+        if self.max_repair_chars is not None and self.max_repair_chars < 0:
+            raise SftDataError(
+                f"FixText.max_repair_chars must be >= 0 or None, got {self.max_repair_chars}"
+            )
+        if self.column not in ("auto", "text", "messages"):
+            raise SftDataError(f"FixText.column must be auto|text|messages, got {self.column!r}")
+        if self.roles is not None:
+            object.__setattr__(self, "roles", tuple(self.roles))
+
+    def fix(self, text: str) -> str:
+        """Clean one string (the row function :func:`fix_text` with these options)."""
+        if not isinstance(text, str):
+            raise RowError("clean.bad_text", f"text must be str, got {type(text).__name__}")
+        # Whitespace first and after every change. When the other stages leave a
+        # whitespace-normalised text untouched, it is a fixed point of the whole call
+        # (whitespace normalisation is idempotent), so clean text needs one scan.
+        text = self._whitespace(text)
+        for _ in range(MAX_PASSES):
+            fixed = self._repair(text)
+            if fixed == text:
+                break
+            text = self._whitespace(fixed)
+        return text
+
+    def _whitespace(self, text: str) -> str:
+        return _whitespace(text, self.max_blank_lines) if self.normalize_whitespace else text
+
+    def _repair(self, text: str) -> str:
+        if self.strip_html:
+            text = _strip_html(text)
+        if self.fix_mojibake:
+            text = ftfy_fix(
+                text,
+                normalization=self.normalization,
+                uncurl=self.uncurl_quotes,
+                max_repair_chars=self.max_repair_chars,
+            )
+        else:
+            text = _fix_surrogates(text)
+        if self.remove_invisible and _INVISIBLE.search(text):
+            text = _INVISIBLE.sub("", text)
+        if self.normalization is not None and not unicodedata.is_normalized(
+            self.normalization, text
+        ):
+            text = unicodedata.normalize(self.normalization, text)
+        return text
+
+    def __call__(self, batch: Batch) -> Batch:
+        return map_texts(batch, self.fix, step="clean", column=self.column, roles=self.roles)
+
+
+def fix_text(
+    text: str,
+    *,
+    fix_mojibake: bool = True,
+    uncurl_quotes: bool = True,
+    normalization: Normalization | None = "NFC",
+    remove_invisible: bool = True,
+    normalize_whitespace: bool = True,
+    max_blank_lines: int = 1,
+    strip_html: bool = False,
+    max_repair_chars: int | None = 1_000_000,
+) -> str:
+    """Clean one string; the options are those of :class:`FixText`.
+
+    >>> fix_text("naÃ¯ve\\u200b text \\r\\n")
+    'naïve text'
+    >>> fix_text("<b>bold</b> &amp; more", strip_html=True)
+    'bold & more'
+
+    Raises :class:`~sftdata.RowError` (``clean.bad_text``) when ``text`` is not a str.
+    """
+    return FixText(
+        fix_mojibake=fix_mojibake,
+        uncurl_quotes=uncurl_quotes,
+        normalization=normalization,
+        remove_invisible=remove_invisible,
+        normalize_whitespace=normalize_whitespace,
+        max_blank_lines=max_blank_lines,
+        strip_html=strip_html,
+        max_repair_chars=max_repair_chars,
+    ).fix(text)
