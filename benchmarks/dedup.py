@@ -16,7 +16,7 @@ The peers need the shingle strings, built in Python with :func:`shingles`; their
 rates are given without that time ("hash only") and with it ("from text").
 ``t/t_ours`` > 1 means the peer took longer than sftdata.
 
-Part 2 (``--e2e-docs``, in a child process so its peak RSS is its own):
+Part 2 (``--e2e-docs``, in a child process; RSS sampled every 5 ms during the call):
 ``minhash_dedup`` on synthetic documents with planted near-duplicates (copies with a
 few words replaced): seconds, peak RSS, and precision / recall of same-cluster pairs
 against the planted pairs whose exact shingle Jaccard is >= the threshold.
@@ -202,8 +202,9 @@ def main() -> int:
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         print(
             f"\nminhash_dedup end to end, {res['docs']} docs (planted near-copies), threshold "
-            f"{args.threshold}: {res['seconds']:.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB "
-            f"({res['rss_before_mb']:.0f} MB before the call: interpreter + documents), "
+            f"{args.threshold}: {res['seconds']:.1f} s; RSS {res['rss_before_mb']:.0f} MB before "
+            f"the call (interpreter + documents), peak {res['peak_rss_mb']:.0f} MB during it "
+            f"(+{res['peak_rss_mb'] - res['rss_before_mb']:.0f} MB); "
             f"{res['rejected']} rejected; pairs precision {res['precision']:.3f}, "
             f"recall {res['recall']:.3f} ({res['true_pairs']} true pairs)"
         )
