@@ -1,0 +1,7 @@
+"""``python -m sfttrain ...`` is ``sfttrain ...``."""
+
+import sys
+
+from sfttrain.cli import main
+
+sys.exit(main())
