@@ -145,7 +145,7 @@ def test_training_arguments_carry_the_config() -> None:
             "lr_scheduler": "linear",
             "trackers": ["jsonl", "tensorboard"],
             "grad_accum": 3,
-        }  # fmt: skip
+        }
     )
     args = training_arguments(cfg)
     assert args.optim == "paged_adamw_8bit"
