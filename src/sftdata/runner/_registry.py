@@ -68,7 +68,7 @@ def _kind(target: Any) -> StepKind | None:
         return "map" if callable(target) else None
     if callable(target):
         params = list(inspect.signature(target).parameters)
-        return "global" if params and params[0] in ("ds", "dataset") else None
+        return "global" if params and params[0] in ("ds", "dataset", "data") else None
     return None
 
 
