@@ -26,6 +26,7 @@ from sftdata.dedup._exact import EXACT_KEY, ExactKeys, exact_dedup
 from sftdata.dedup._hashing import NgramHashes, ngram_hashes, shingle_hash, shingle_hash64
 from sftdata.dedup._index import MinHashIndex
 from sftdata.dedup._lsh import (
+    band_key,
     band_keys,
     candidate_pairs,
     candidate_probability,
@@ -34,6 +35,8 @@ from sftdata.dedup._lsh import (
     match_rows,
     optimal_bands,
     query_pairs,
+    star_edges,
+    unique_pairs,
     verify_pairs,
 )
 from sftdata.dedup._minhash import (
@@ -64,6 +67,7 @@ __all__ = [
     "MinHashIndex",
     "MinHashSignatures",
     "NgramHashes",
+    "band_key",
     "band_keys",
     "candidate_pairs",
     "candidate_probability",
@@ -85,6 +89,8 @@ __all__ = [
     "shingle_hash64",
     "shingles",
     "signatures_of",
+    "star_edges",
+    "unique_pairs",
     "verify_pairs",
     "words",
 ]

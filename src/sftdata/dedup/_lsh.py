@@ -86,15 +86,20 @@ def band_keys(signatures: np.ndarray, *, bands: int, rows: int) -> np.ndarray:
         )
     keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
     for j in range(bands):
-        keys[:, j] = _band_key(sig, j, rows)
+        keys[:, j] = band_key(sig, j, rows)
     return keys
 
 
-def _band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
-    block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
-    key = np.full(sig.shape[0], np.uint64(band), dtype=np.uint64)
-    for c in range(rows):
-        key = (key ^ block[:, c]) * _M1
+def band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """The ``(n,)`` uint64 keys of one band (column by column: O(n) extra memory).
+
+    Keys are 64-bit: two different bands collide with probability ~2^-64 per pair,
+    and verification (when on) would drop such a pair anyway.
+    """
+    key = np.full(signatures.shape[0], np.uint64(band), dtype=np.uint64)
+    for c in range(band * rows, (band + 1) * rows):
+        key ^= signatures[:, c].astype(np.uint64)
+        key *= _M1
         key ^= key >> np.uint64(29)
     return key
 
@@ -118,11 +123,12 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     keys = np.asarray(keys)
     if keys.ndim != 2:
         raise ValueError(f"keys must be 2-D (n, bands), got shape {keys.shape}")
-    parts = [_star_edges(keys[:, j]) for j in range(keys.shape[1])]
-    return _unique_pairs(np.concatenate(parts) if parts else np.empty((0, 2), np.int64))
+    parts = [star_edges(keys[:, j]) for j in range(keys.shape[1])]
+    return unique_pairs(np.concatenate(parts) if parts else np.empty((0, 2), np.int64))
 
 
-def _star_edges(key: np.ndarray) -> np.ndarray:
+def star_edges(key: np.ndarray) -> np.ndarray:
+    """Edges ``(run's lowest row, other row)`` for every run of equal keys of one band."""
     order = np.argsort(key, kind="stable")
     sk = key[order]
     new_run = np.concatenate(([True], sk[1:] != sk[:-1]))
@@ -132,11 +138,15 @@ def _star_edges(key: np.ndarray) -> np.ndarray:
     return np.stack([run_first[run_id[member]], order[member]], axis=1).astype(np.int64)
 
 
-def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+def unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    """Pairs as ``(low, high)``, sorted and without repeats."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) == 0:
-        return np.empty((0, 2), dtype=np.int64)
+        return pairs
     lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    return np.unique(np.stack([lo, hi], axis=1), axis=0)
+    width = np.int64(hi.max() + 1)
+    code = np.unique(lo * width + hi)
+    return np.stack([code // width, code % width], axis=1)
 
 
 def estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -32,10 +32,11 @@ from sftdata.dedup._apply import (
 )
 from sftdata.dedup._index import MinHashIndex
 from sftdata.dedup._lsh import (
-    band_keys,
-    candidate_pairs,
+    band_key,
     connected_components,
     optimal_bands,
+    star_edges,
+    unique_pairs,
     verify_pairs,
 )
 from sftdata.dedup._minhash import MinHashSignatures, signatures_of
@@ -97,14 +98,15 @@ def near_duplicate_roots(
     """
     sig = np.asarray(signatures)
     b, r = resolve_bands(threshold, sig.shape[1], bands, rows, verify=verify)
-    idx = np.arange(len(sig)) if active is None else np.flatnonzero(active)
-    sub = sig if active is None else sig[idx]
-    pairs = candidate_pairs(band_keys(sub, bands=b, rows=r))
+    idx = None if active is None or bool(np.all(active)) else np.flatnonzero(active)
+    parts = []
+    for j in range(b):  # one band at a time: O(n) memory next to the signatures
+        key = band_key(sig, j, r)
+        parts.append(star_edges(key) if idx is None else idx[star_edges(key[idx])])
+    pairs = unique_pairs(np.concatenate(parts)) if parts else np.empty((0, 2), np.int64)
     if verify:
-        pairs = verify_pairs(sub, pairs, threshold=threshold)
-    roots = np.arange(len(sig), dtype=np.int64)
-    roots[idx] = idx[connected_components(len(sub), pairs)]
-    return roots
+        pairs = verify_pairs(sig, pairs, threshold=threshold)
+    return connected_components(len(sig), pairs)
 
 
 def minhash_dedup(
