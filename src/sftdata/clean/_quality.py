@@ -1,0 +1,275 @@
+"""``QualityFilter`` / ``quality_reasons``: Gopher / C4-style document heuristics.
+
+Each rule reads one statistic of the text and rejects with a stable reason::
+
+    reason                                   rule (default threshold, source)
+    quality.too_short / quality.too_long     50 <= words <= 100_000            (Gopher)
+    quality.mean_word_length                 3 <= mean word length <= 10       (Gopher)
+    quality.symbol_ratio                     "#" per word and "..."/"…" per word <= 0.1 (Gopher)
+    quality.bullet_lines                     lines starting with a bullet <= 0.9 (Gopher)
+    quality.ellipsis_lines                   lines ending in an ellipsis <= 0.3  (Gopher)
+    quality.alpha_words                      words with a letter >= 0.8         (Gopher)
+    quality.stop_words                       >= 2 distinct stop words of the row's language
+                                             (Gopher's English list: the be to of and that have with)
+    quality.repetition.dup_line_frac         duplicate lines <= 0.30 of lines   (Gopher)
+    quality.repetition.dup_para_frac         duplicate paragraphs <= 0.30        (Gopher)
+    quality.repetition.dup_line_char_frac    chars in duplicate lines <= 0.20    (Gopher)
+    quality.repetition.dup_para_char_frac    chars in duplicate paragraphs <= 0.20 (Gopher)
+    quality.repetition.top_<n>gram           chars in the most frequent n-gram:
+                                             n=2: 0.20, 3: 0.18, 4: 0.16       (Gopher)
+    quality.repetition.dup_<n>gram           chars in repeated n-grams:
+                                             n=5..10: 0.15 .. 0.10             (Gopher)
+
+Source: Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights from
+Training Gopher", appendix A (MassiveWeb quality and repetition filters). Words are
+whitespace-separated tokens; lines split on ``\\n``, paragraphs on blank lines; a
+duplicate is any occurrence after the first. Every threshold is a field; ``None``
+switches its rule off.
+
+>>> quality_reasons("buy now " * 40)  # doctest: +ELLIPSIS
+['quality.stop_words', 'quality.repetition.top_2gram', ...]
+
+The defaults suit web-scale pretraining text. Chat answers are short, so
+:meth:`QualityFilter.chat` keeps only the length cap and the repetition rules.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sftdata._contract import Batch, SftDataError
+from sftdata.clean._apply import Column, judge_texts
+
+#: Gopher's English stop words (a document must hold at least two of them).
+GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
+BULLETS = ("•", "‣", "◦", "●", "▪", "-", "*", "·", "–")
+ELLIPSES = ("...", "…")
+_PUNCT = "\"'.,;:!?()[]{}«»“”‘’"
+
+
+@dataclass(frozen=True)
+class QualityFilter:
+    """Batched step: reject rows whose text fails a quality rule (first failure wins).
+
+    ::
+
+        text                                  drop_reason
+        "A normal paragraph of prose ..."     None
+        "click here click here click ..."     quality.repetition.dup_5gram
+        "ok"                                  quality.too_short
+
+    ``messages`` rows: the contents of the turns in ``roles`` (default: the assistant
+    turns, the text the model learns to write) are joined with a blank line and judged
+    as one document; ``roles=None`` judges every turn. ``stop_words`` maps a language
+    code to its list; the row's language is read from ``language_column`` (written by
+    :class:`~sftdata.clean.LangId`) and falls back to ``default_language``; with no
+    list for the language the stop-word rule is skipped for that row.
+
+    >>> QualityFilter(min_words=3, min_stop_words=None)({"text": ["too short", "long enough now"]})
+    {'text': ['too short', 'long enough now'], 'drop_reason': ['quality.too_short', None]}
+    """
+
+    min_words: int | None = 50
+    max_words: int | None = 100_000
+    min_mean_word_length: float | None = 3.0
+    max_mean_word_length: float | None = 10.0
+    max_symbol_word_ratio: float | None = 0.1
+    max_bullet_line_frac: float | None = 0.9
+    max_ellipsis_line_frac: float | None = 0.3
+    min_alpha_word_frac: float | None = 0.8
+    min_stop_words: int | None = 2
+    stop_words: Any = (("en", GOPHER_STOP_WORDS),)
+    default_language: str | None = "en"
+    language_column: str = "language"
+    max_dup_line_frac: float | None = 0.30
+    max_dup_para_frac: float | None = 0.30
+    max_dup_line_char_frac: float | None = 0.20
+    max_dup_para_char_frac: float | None = 0.20
+    max_top_ngram_char_frac: Any = ((2, 0.20), (3, 0.18), (4, 0.16))
+    max_dup_ngram_char_frac: Any = (
+        (5, 0.15),
+        (6, 0.14),
+        (7, 0.13),
+        (8, 0.12),
+        (9, 0.11),
+        (10, 0.10),
+    )
+    roles: tuple[str, ...] | None = ("assistant",)
+    column: Column = "auto"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        # canonical, sorted tuples: the same fingerprint in every process
+        words = self.stop_words
+        pairs = words.items() if isinstance(words, Mapping) else words
+        canon = tuple(sorted((str(k), tuple(sorted({w.lower() for w in v}))) for k, v in pairs))
+        object.__setattr__(self, "stop_words", canon)
+        for name in ("max_top_ngram_char_frac", "max_dup_ngram_char_frac"):
+            value = getattr(self, name)
+            items = value.items() if isinstance(value, Mapping) else value
+            object.__setattr__(self, name, tuple(sorted((int(n), float(t)) for n, t in items)))
+        if self.roles is not None:
+            object.__setattr__(self, "roles", tuple(self.roles))
+
+    @classmethod
+    def chat(cls, **overrides: Any) -> QualityFilter:
+        """A preset for chat answers: length cap, word-length cap and repetition rules only.
+
+        >>> QualityFilter.chat()({"text": ["Paris."]})["drop_reason"]
+        [None]
+        """
+        off = dict.fromkeys(
+            ["min_words", "min_mean_word_length", "max_symbol_word_ratio",
+             "max_bullet_line_frac", "max_ellipsis_line_frac", "min_alpha_word_frac",
+             "min_stop_words"],
+        )  # fmt: skip
+        return cls(**{**off, **overrides})
+
+    def reasons(self, text: str, *, language: str | None = None) -> list[str]:
+        """Every rule ``text`` fails, in the table's order (empty = keep).
+
+        A text over ``max_words`` stops at ``quality.too_long``: the other statistics
+        are not computed for it.
+        """
+        return list(_iter_reasons(self, text, language or self.default_language))
+
+    def __call__(self, batch: Batch) -> Batch:
+        langs = batch.get(self.language_column)
+
+        def judge(text: str, i: int) -> str | None:
+            lang = (langs[i] if langs is not None else None) or self.default_language
+            return next(_iter_reasons(self, text, lang), None)
+
+        return judge_texts(batch, judge, step="quality", column=self.column, roles=self.roles)
+
+
+def quality_reasons(text: str, *, language: str | None = None, **options: Any) -> list[str]:
+    """The quality rules ``text`` fails; ``options`` are :class:`QualityFilter` fields.
+
+    >>> quality_reasons("The quick brown fox jumps over the lazy dog with grace.", min_words=5)
+    []
+    >>> quality_reasons("zzzzzzzzzzzzzzzzzzzzzzz qqqqqqqqqqqqqqqqqq", min_words=None)
+    ['quality.mean_word_length', 'quality.stop_words']
+    """
+    return QualityFilter(**options).reasons(text, language=language)
+
+
+def _validate(f: QualityFilter) -> None:
+    for fld in fields(f):
+        value = getattr(f, fld.name)
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if fld.name.endswith(("_frac", "_ratio")) and is_number and not 0 <= value <= 1:
+            raise SftDataError(f"QualityFilter.{fld.name} must be in [0, 1], got {value!r}")
+    for lo, hi in (("min_words", "max_words"), ("min_mean_word_length", "max_mean_word_length")):
+        a, b = getattr(f, lo), getattr(f, hi)
+        if a is not None and b is not None and a > b:
+            raise SftDataError(f"QualityFilter.{lo}={a} is above {hi}={b}")
+    for name in ("max_top_ngram_char_frac", "max_dup_ngram_char_frac"):
+        value = getattr(f, name)
+        items = value.items() if isinstance(value, Mapping) else value
+        for n, t in items:
+            if not (isinstance(n, int) and n >= 1 and 0 <= t <= 1):
+                raise SftDataError(
+                    f"QualityFilter.{name}: need (n >= 1, 0 <= frac <= 1), got {(n, t)}"
+                )
+    if f.column not in ("auto", "text", "messages"):
+        raise SftDataError(f"QualityFilter.column must be auto|text|messages, got {f.column!r}")
+
+
+def _iter_reasons(f: QualityFilter, text: str, language: str | None) -> Iterator[str]:
+    words = text.split()
+    n = len(words)
+    if f.max_words is not None and n > f.max_words:
+        yield "quality.too_long"
+        return
+    if f.min_words is not None and n < f.min_words:
+        yield "quality.too_short"
+    yield from _word_rules(f, text, words, language)
+    yield from _repetition_rules(f, text, words)
+
+
+def _word_rules(
+    f: QualityFilter, text: str, words: list[str], language: str | None
+) -> Iterator[str]:
+    n = max(len(words), 1)
+    mean_len = sum(map(len, words)) / n
+    if (f.min_mean_word_length is not None and mean_len < f.min_mean_word_length) or (
+        f.max_mean_word_length is not None and mean_len > f.max_mean_word_length
+    ):
+        yield "quality.mean_word_length"
+    if f.max_symbol_word_ratio is not None:
+        dots = sum(text.count(e) for e in ELLIPSES)
+        if max(text.count("#"), dots) / n > f.max_symbol_word_ratio:
+            yield "quality.symbol_ratio"
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    n_lines = max(len(lines), 1)
+    if f.max_bullet_line_frac is not None:
+        bullets = sum(ln.startswith(BULLETS) for ln in lines)
+        if bullets / n_lines > f.max_bullet_line_frac:
+            yield "quality.bullet_lines"
+    limit = f.max_ellipsis_line_frac
+    if limit is not None and sum(ln.endswith(ELLIPSES) for ln in lines) / n_lines > limit:
+        yield "quality.ellipsis_lines"
+    if f.min_alpha_word_frac is not None:
+        alpha = sum(any(c.isalpha() for c in w) for w in words)
+        if alpha / n < f.min_alpha_word_frac:
+            yield "quality.alpha_words"
+    stop = dict(f.stop_words).get(language) if language else None
+    if f.min_stop_words is not None and stop is not None:
+        found = {w.strip(_PUNCT).lower() for w in words} & set(stop)
+        if len(found) < f.min_stop_words:
+            yield "quality.stop_words"
+
+
+def _dup_fracs(parts: Sequence[str]) -> tuple[float, float]:
+    """(fraction of parts that repeat an earlier one, fraction of their characters)."""
+    seen: set[str] = set()
+    dup = dup_chars = total_chars = 0
+    for p in parts:
+        total_chars += len(p)
+        if p in seen:
+            dup += 1
+            dup_chars += len(p)
+        seen.add(p)
+    return dup / max(len(parts), 1), dup_chars / max(total_chars, 1)
+
+
+def _repetition_rules(f: QualityFilter, text: str, words: list[str]) -> Iterator[str]:
+    pre = "quality.repetition."
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    paras = [p.strip() for p in text.split("\n\n") if p.strip()]
+    for name, parts in (("line", lines), ("para", paras)):
+        frac, char_frac = _dup_fracs(parts)
+        limit, char_limit = (
+            getattr(f, f"max_dup_{name}_frac"),
+            getattr(f, f"max_dup_{name}_char_frac"),
+        )
+        if limit is not None and frac > limit:
+            yield f"{pre}dup_{name}_frac"
+        if char_limit is not None and char_frac > char_limit:
+            yield f"{pre}dup_{name}_char_frac"
+    total = sum(map(len, words)) or 1
+    for n, limit in f.max_top_ngram_char_frac:
+        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+        if counts:
+            gram, k = counts.most_common(1)[0]
+            if k > 1 and k * sum(map(len, gram)) / total > limit:
+                yield f"{pre}top_{n}gram"
+    for n, limit in f.max_dup_ngram_char_frac:
+        if _dup_ngram_chars(words, n) / total > limit:
+            yield f"{pre}dup_{n}gram"
+
+
+def _dup_ngram_chars(words: list[str], n: int) -> int:
+    """Characters of words covered by n-grams seen earlier in the text (each word once)."""
+    seen: set[tuple[str, ...]] = set()
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        if gram in seen:
+            covered[i : i + n] = [True] * n
+        seen.add(gram)
+    return sum(len(w) for w, c in zip(words, covered, strict=True) if c)
