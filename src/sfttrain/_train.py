@@ -12,6 +12,7 @@ The run folder after ``train``::
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,8 +98,6 @@ def training_arguments(cfg: TrainConfig) -> Any:
 
 
 def _distributed() -> bool:
-    import os
-
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
@@ -121,6 +120,9 @@ def train(
     template = get_template(cfg.template, tokenizer)
     if prepared is None:
         prepared = prepare(cfg, tokenizer, template)
+        stages = " -> ".join(f"{k} {v}" for k, v in prepared.counts.items())
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"sfttrain data: {stages}", flush=True)
     # Every saved tokenizer (checkpoints, final) carries the training format.
     tokenizer.chat_template = template_jinja(template)
     trainer = _trainer(cfg, prepared, tokenizer, callbacks)
