@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sftdata._contract import MESSAGES, TEXT, RowError, SftDataError
+from sftdata._contract import DROP_REASON, MESSAGES, TEXT, RowError, SftDataError
 
 Column = Literal["auto", "text", "messages"]
 COLUMNS: tuple[str, ...] = ("auto", "text", "messages")
@@ -39,14 +39,20 @@ def resolve_column(batch: Mapping[str, Any], column: str) -> str:
     return column
 
 
-def texts_of(value: Any) -> list[str]:
-    """The texts of one row value: ``[value]`` for a str, every content for messages."""
-    if isinstance(value, str):
+def texts_of(value: Any, column: str | None = None) -> list[str]:
+    """The texts of one row value: ``[value]`` for text, every content for messages.
+
+    ``column`` (``"text"`` / ``"messages"``) says which shape is expected; ``None``
+    accepts either (a str is a text row, anything else must be messages).
+    """
+    if column == TEXT or (column is None and (value is None or isinstance(value, str))):
+        if not isinstance(value, str):
+            raise RowError("safety.not_text", f"text must be str, got {type(value).__name__}")
         return [value]
-    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
-        if value is None or isinstance(value, (bytes, bytearray, int, float)):
-            raise RowError("safety.not_text", f"expected str, got {type(value).__name__}")
-        raise RowError("safety.not_messages", f"expected a list, got {type(value).__name__}")
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        raise RowError(
+            "safety.not_messages", f"messages must be a list, got {type(value).__name__}"
+        )
     out: list[str] = []
     for i, m in enumerate(value):
         content = m.get("content") if isinstance(m, Mapping) else None
@@ -61,3 +67,17 @@ def with_texts(value: Any, texts: list[str]) -> Any:
     if isinstance(value, str):
         return texts[0]
     return [{**m, "content": t} for m, t in zip(value, texts, strict=True)]
+
+
+def step_features(input_features: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
+    """``datasets.Features`` for a safety step's output: the input's, plus ``drop_reason``.
+
+    Pass the result to ``ds.map(step, batched=True, features=...)`` so that a first batch
+    with no rejects cannot pin ``drop_reason`` to Arrow's ``null`` type.
+    """
+    import datasets
+
+    out = dict(input_features)
+    out[DROP_REASON] = datasets.Value("string")
+    out.update(extra or {})
+    return datasets.Features(out)

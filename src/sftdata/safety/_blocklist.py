@@ -1,25 +1,29 @@
 """``Blocklist``: reject rows that contain listed words or phrases.
 
-Matching is done on a normalised copy of the text (offsets are not needed: the row is
-rejected with ``safety.blocklist:<term id>``):
+Matching is done on a normalised copy of the text, read as words (runs of letters
+and digits); the row is rejected with ``safety.blocklist:<term id>``:
 
-=====================================  ==========================  ==============
+=====================================  ==========================  ===================
 evasion                                example                     caught
-=====================================  ==========================  ==============
+=====================================  ==========================  ===================
 case                                   ``BaD``                     yes (casefold)
 full-width / compatibility forms       ``Ｂａｄ``                  yes (NFKC)
 accents                                ``bád``                     yes (marks removed)
-zero-width / soft-hyphen insertions    ``b\\u200bad``               yes (removed)
-one repeated separator between letters ``b.a.d``, ``b a d``        yes
+zero-width / soft-hyphen insertions    ``b\u200bad``               yes (removed)
+one repeated separator between letters ``b.a.d``, ``b a d``        yes (see below)
 digits / symbols for letters           ``b4d``, ``$hit``           yes (013457@$!)
 Cyrillic / Greek look-alike letters    ``bаd`` (Cyrillic а)        yes (small map)
+phrase words joined by punctuation     ``online-casino``           yes
 mixed separators, doubled letters      ``b.a-d``, ``baad``         no
-misspellings, words split by ``\\n\\n``  ``bda``                     no
-=====================================  ==========================  ==============
+misspellings, other homoglyphs         ``bda``, ``ƅad``            no
+=====================================  ==========================  ===================
 
-Terms match whole words: ``bad`` does not match ``badge`` or ``sinbad``. Terms in
-scripts written without spaces (CJK, kana, Thai) match anywhere. List every inflection
-you want caught (``fuck``, ``fucking``): there is no stemming.
+Terms match whole words: ``bad`` does not match ``badge`` or ``sinbad``. A run of
+single letters joined by one repeated separator is read as one squeezed word, and any
+stretch of it counts (``x b a d`` holds ``bad``). Terms in scripts written without
+spaces (CJK, kana, Thai) match anywhere, ignoring whitespace. List every inflection
+you want caught (``fuck``, ``fucking``): there is no stemming. Cost is linear in the
+text: one word split per variant (as written, and with look-alikes mapped).
 """
 
 from __future__ import annotations
@@ -29,11 +33,19 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+import regex
 
 from sftdata._batch import drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.safety._apply import Column, check_column, resolve_column, texts_of
+from sftdata.safety._apply import (
+    Column,
+    check_column,
+    resolve_column,
+    step_features,
+    texts_of,
+)
 
 Terms = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -59,6 +71,7 @@ _LOOKALIKE = str.maketrans(
     }
 )  # fmt: skip
 _TERM_ID = re.compile(r"[\w.:-]+")
+_MARKS = regex.compile(r"[\p{Mn}\p{Cf}]+")  # combining marks, format chars (zero-width)
 
 
 def normalize(text: str) -> str:
@@ -67,9 +80,10 @@ def normalize(text: str) -> str:
     >>> normalize("Ｂáｄ\\u200b Word")
     'bad word'
     """
+    if text.isascii():  # NFKC and mark removal change nothing here
+        return text.lower()
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    kept = (c for c in text if unicodedata.category(c) not in ("Mn", "Cf"))
-    return unicodedata.normalize("NFC", "".join(kept))
+    return unicodedata.normalize("NFC", _MARKS.sub("", text))
 
 
 def _unspaced(word: str) -> bool:
@@ -82,32 +96,88 @@ def _unspaced(word: str) -> bool:
     )
 
 
-def _phrase_pattern(phrase: str, n: int) -> str:
-    words = phrase.split()
-    if _unspaced(phrase):
-        return r"\s*".join(re.escape(w) for w in words)
-    parts = []
-    for j, word in enumerate(words):
-        sep = f"s{n}_{j}"
-        chars = [re.escape(c) for c in word]
-        if len(chars) == 1:
-            parts.append(chars[0])
-            continue
-        # one separator (or none) between letters, the same one throughout the word
-        tail = f"(?P={sep})".join(chars[1:])
-        parts.append(f"{chars[0]}(?P<{sep}>[\\W_]?){tail}")
-    return r"(?<![^\W_])" + r"[\W_]{1,3}".join(parts) + r"(?![^\W_])"
+_WORD = re.compile(r"[^\W_]+")
+# single letters joined by one repeated separator: b.a.d, b a d, b-a-d
+# (a look-ahead, so that runs may overlap: "a a.a.a" holds the run "a.a.a")
+_SPACED = re.compile(
+    r"(?=(?<![^\W_])(?P<run>[^\W_](?P<sep>[\W_])[^\W_](?:(?P=sep)[^\W_]){0,40})"
+    r"(?![^\W_]))"
+)
+
+
+class _Index(NamedTuple):
+    """Phrases by their first word (longest first), and terms of unspaced scripts."""
+
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]]
+    unspaced: tuple[tuple[str, str], ...]
 
 
 @functools.lru_cache(maxsize=32)
-def _compile(terms: Terms) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    alternatives: list[str] = []
-    ids: list[str] = []
+def _index(terms: Terms) -> _Index:
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    unspaced: list[tuple[str, str]] = []
     for term_id, phrases in terms:
         for phrase in phrases:
-            alternatives.append(f"(?P<t{len(ids)}>{_phrase_pattern(phrase, len(ids))})")
-            ids.append(term_id)
-    return re.compile("|".join(alternatives) or r"(?!)"), tuple(ids)
+            if _unspaced(phrase):
+                unspaced.append(("".join(phrase.split()), term_id))
+                continue
+            words = tuple(_WORD.findall(phrase))
+            if words:
+                by_first.setdefault(words[0], []).append((words, term_id))
+    for entries in by_first.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return _Index(by_first, tuple(unspaced))
+
+
+def _scan_words(index: _Index, text: str) -> tuple[int, str] | None:
+    """First listed phrase in ``text`` read as words, with its start offset."""
+    words = _WORD.findall(text)
+    if index.by_first.keys().isdisjoint(words):  # the common case, at C speed
+        return None
+    matches = list(_WORD.finditer(text))
+    for i, m in enumerate(matches):
+        for phrase, term_id in index.by_first.get(m.group(), ()):
+            if tuple(w.group() for w in matches[i : i + len(phrase)]) == phrase:
+                return m.start(), term_id
+    return None
+
+
+def _continues_run(text: str, start: int, sep: str) -> bool:
+    """True when the run at ``start`` is the tail of a longer run (a single letter + ``sep`` before)."""
+    return (
+        start >= 2
+        and text[start - 1] == sep
+        and text[start - 2].isalnum()
+        and (start == 2 or not text[start - 3].isalnum())
+    )
+
+
+def _scan(index: _Index, text: str) -> tuple[int, str] | None:
+    hits = [_scan_words(index, text)]
+    singles = {p[0]: t for entries in index.by_first.values() for p, t in entries if len(p) == 1}
+    sizes = sorted({len(w) for w in singles})
+    for m in _SPACED.finditer(text) if singles else ():
+        start, sep = m.start(), m.group("sep")
+        if _continues_run(text, start, sep):
+            continue
+        letters = "".join(_WORD.findall(m.group("run")))
+        # any stretch of the run may be the word: "x b a d" holds "bad"
+        found = [
+            (i, singles[letters[i : i + n]])
+            for n in sizes
+            for i in range(len(letters) - n + 1)
+            if letters[i : i + n] in singles
+        ]
+        if found:
+            hits.append((start + 2 * min(found)[0], min(found)[1]))
+            break
+    squeezed = "".join(text.split()) if index.unspaced else ""
+    for phrase, term_id in index.unspaced:
+        at = squeezed.find(phrase)
+        if at >= 0:
+            hits.append((at, term_id))
+    found = [h for h in hits if h is not None]
+    return min(found) if found else None
 
 
 def check_terms(
@@ -135,14 +205,10 @@ def check_terms(
     return tuple(sorted(out))
 
 
-def _first_hit(pattern: re.Pattern[str], ids: tuple[str, ...], text: str) -> tuple[int, str] | None:
-    best: tuple[int, str] | None = None
+def _first_hit(index: _Index, text: str) -> tuple[int, str] | None:
     normed = normalize(text)
-    for variant in {normed, normed.translate(_LOOKALIKE)}:
-        m = pattern.search(variant)
-        if m is not None and m.lastgroup is not None and (best is None or m.start() < best[0]):
-            best = (m.start(), ids[int(m.lastgroup[1:])])
-    return best
+    found = [h for v in {normed, normed.translate(_LOOKALIKE)} if (h := _scan(index, v))]
+    return min(found) if found else None
 
 
 def blocked_terms(
@@ -157,8 +223,7 @@ def blocked_terms(
     """
     if not isinstance(text, str):
         raise RowError("safety.not_text", f"expected str, got {type(text).__name__}")
-    pattern, ids = _compile(check_terms(terms))
-    hit = _first_hit(pattern, ids, text)
+    hit = _first_hit(_index(check_terms(terms)), text)
     return None if hit is None else hit[1]
 
 
@@ -201,6 +266,10 @@ class Blocklist:
         )
         check_column(self.column)
 
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """``datasets.Features`` of the output (the input's plus ``drop_reason``)."""
+        return step_features(input_features)
+
     def __call__(self, batch: Batch) -> Batch:
         column = resolve_column(batch, self.column)
         languages = batch.get(self.language_column) or [None] * len(batch[column])
@@ -211,7 +280,7 @@ class Blocklist:
             if out[DROP_REASON][i] is not None:
                 continue
             terms = self.terms + extra.get(languages[i], ())  # type: ignore[operator]
-            out[DROP_REASON][i] = _row_reason(value, terms)
+            out[DROP_REASON][i] = _row_reason(value, terms, column)
         return out
 
 
@@ -222,14 +291,14 @@ def _as_terms(terms: Any) -> Any:
     return terms
 
 
-def _row_reason(value: Any, terms: Terms) -> str | None:
+def _row_reason(value: Any, terms: Terms, column: str) -> str | None:
     try:
-        texts = texts_of(value)
+        texts = texts_of(value, column)
     except RowError as e:
         return e.reason
-    pattern, ids = _compile(terms)
+    index = _index(terms)
     for text in texts:
-        hit = _first_hit(pattern, ids, text)
+        hit = _first_hit(index, text)
         if hit is not None:
             return f"safety.blocklist:{hit[1]}"
     return None

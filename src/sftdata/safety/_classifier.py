@@ -28,7 +28,13 @@ from typing import Any
 
 from sftdata._batch import drop_reasons
 from sftdata._contract import DROP_REASON, ROLES, Batch, RowError, SftDataError
-from sftdata.safety._apply import Column, check_column, resolve_column, texts_of
+from sftdata.safety._apply import (
+    Column,
+    check_column,
+    resolve_column,
+    step_features,
+    texts_of,
+)
 
 Scorer = Callable[[list[str]], Sequence[Any]]
 
@@ -95,11 +101,15 @@ class ClassifierFilter:
                 raise SftDataError(f"roles: unknown role(s) {bad}; known: {list(ROLES)}")
         check_column(self.column)
 
-    def _row_texts(self, value: Any) -> list[str]:
-        texts = texts_of(value)
+    def _row_texts(self, value: Any, column: str) -> list[str]:
+        texts = texts_of(value, column)
         if self.roles is None or isinstance(value, str):
             return texts
         return [t for m, t in zip(value, texts, strict=True) if m.get("role") in self.roles]
+
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """``datasets.Features`` of the output (the input's plus ``drop_reason``)."""
+        return step_features(input_features)
 
     def __call__(self, batch: Batch) -> Batch:
         column = resolve_column(batch, self.column)
@@ -110,7 +120,7 @@ class ClassifierFilter:
             if reasons[i] is not None:
                 continue
             try:
-                row_texts = self._row_texts(value)
+                row_texts = self._row_texts(value, column)
             except RowError as e:
                 reasons[i] = e.reason
                 continue

@@ -17,7 +17,14 @@ from typing import Any
 
 from sftdata._batch import map_kept
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.safety._apply import Column, check_column, resolve_column, texts_of, with_texts
+from sftdata.safety._apply import (
+    Column,
+    check_column,
+    resolve_column,
+    step_features,
+    texts_of,
+    with_texts,
+)
 from sftdata.safety._pii import PII_TYPES, check_tags, check_types, find_pii, redact_spans
 
 #: Types redacted by default: everything but secrets.
@@ -33,13 +40,15 @@ def filter_pii(
     reject: Iterable[str] = DEFAULT_REJECT,
     tags: Mapping[str, str] | None = None,
     region: str = "US",
+    column: str | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Row function of :class:`PIIFilter` for one ``text`` str or one ``messages`` list.
 
     Returns ``(new_value, spans)``; each span dict has ``message`` (index of the
     message, ``None`` for a text row), ``type``, ``start``, ``end``, ``text``, ``detail``.
     Raises :class:`~sftdata.RowError` ``pii.<type>`` when a ``reject`` type is found
-    (the strongest type in :data:`PII_TYPES` order names the reason).
+    (the strongest type in :data:`PII_TYPES` order names the reason). ``column``
+    (``"text"`` / ``"messages"``) insists on one row shape; ``None`` accepts both.
 
     >>> filter_pii([{"role": "user", "content": "I am at 203.0.113.9"}])[0]
     [{'role': 'user', 'content': 'I am at <IP_ADDRESS>'}]
@@ -51,7 +60,7 @@ def filter_pii(
     redact_t, reject_t = check_types(redact, what="redact"), check_types(reject, what="reject")
     full_tags = check_tags(tags)
     wanted = [t for t in PII_TYPES if t in redact_t or t in reject_t]
-    texts = texts_of(value)
+    texts = texts_of(value, column)
     found = [find_pii(t, types=wanted, region=region) for t in texts]
     for kind in reject_t:
         for spans in found:
@@ -108,14 +117,38 @@ class PIIFilter:
         if self.spans_column is not None and not isinstance(self.spans_column, str):
             raise SftDataError("spans_column must be a column name or None")
 
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.
+
+        >>> import datasets
+        >>> ds = datasets.Dataset.from_dict({"text": ["ann@example.com"]})
+        >>> step = PIIFilter(spans_column="spans")
+        >>> ds.map(step, batched=True, features=step.features(ds.features))[0]["text"]
+        '<EMAIL>'
+        """
+        if self.spans_column is None:
+            return step_features(input_features)
+        import datasets
+
+        int_, str_ = datasets.Value("int64"), datasets.Value("string")
+        span = {"message": int_, "type": str_, "start": int_, "end": int_}
+        span |= {"text": str_, "detail": str_}
+        return step_features(input_features, {self.spans_column: datasets.List(span)})
+
     def __call__(self, batch: Batch) -> Batch:
         column = resolve_column(batch, self.column)
         spans: list[Any] = []
-        options = {"redact": self.redact, "reject": self.reject, "region": self.region}
         tags = dict(self.tags)
 
         def one(value: Any) -> Any:
-            new, found = filter_pii(value, tags=tags, **options)  # type: ignore[arg-type]
+            new, found = filter_pii(
+                value,
+                redact=self.redact,
+                reject=self.reject,
+                tags=tags,
+                region=self.region,
+                column=column,
+            )
             spans.append(found)
             return new
 

@@ -78,10 +78,15 @@ def find_cards(text: str) -> list[Hit]:
     taken, so a card next to another number (``0 4111 1111 1111 1111``) is still found.
     """
     hits: list[Hit] = []
-    for m in _CARD.finditer(text):
+    pos = 0
+    while (m := _CARD.search(text, pos)) is not None:
         found = _best_card(m.group())
-        if found is not None:
-            hits.append((m.start() + found[0], m.start() + found[1], "card"))
+        if found is None:  # retry from the next group: a card may start inside this run
+            nxt = re.search(r"[ -]", m.group())
+            pos = m.start() + nxt.end() if nxt else m.end()
+            continue
+        hits.append((m.start() + found[0], m.start() + found[1], "card"))
+        pos = m.start() + found[1]  # the rest of the run may hold another card
     return hits
 
 
@@ -123,16 +128,18 @@ def iban_ok(iban: str) -> bool:
 def find_ibans(text: str) -> list[Hit]:
     """IBANs; a printed IBAN followed by another short group is retried without that group."""
     hits: list[Hit] = []
-    for m in _IBAN.finditer(text):
+    pos = 0
+    while (m := _IBAN.search(text, pos)) is not None:
         raw = m.group()
-        while True:
-            if iban_ok(raw.replace(" ", "")):
-                hits.append((m.start(), m.start() + len(raw), "iban"))
-                break
+        while not iban_ok(raw.replace(" ", "")):
             cut = raw.rfind(" ")
             if cut <= 4:
+                raw = ""
                 break
             raw = raw[:cut]
+        if raw:
+            hits.append((m.start(), m.start() + len(raw), "iban"))
+        pos = m.start() + len(raw) if raw else m.end()
     return hits
 
 
@@ -258,12 +265,24 @@ def find_phones(text: str, *, region: str = "US") -> list[Hit]:
     Dates, ISBNs and other digit runs that are not valid numbers are left alone.
     """
     hits: list[Hit] = []
-    seen_end = -1
     for lo, hi in _windows(text):
-        window = text[lo:hi]
-        for pm in phonenumbers.PhoneNumberMatcher(window, region, _LENIENCY, max_tries=200):
-            start, end = lo + pm.start, lo + pm.end
-            if start >= seen_end:
-                hits.append((start, end, "phone"))
-                seen_end = end
-    return hits
+        hits += [(lo + s, lo + e, "phone") for s, e in _window_phones(text[lo:hi], region)]
+    hits.sort()
+    return [h for i, h in enumerate(hits) if i == 0 or h[0] >= hits[i - 1][1]]
+
+
+def _window_phones(window: str, region: str, rounds: int = 4) -> list[tuple[int, int]]:
+    """Matches in one window; found numbers are blanked and the window re-read, since
+    the matcher can skip a number that sits right next to another one."""
+    found: list[tuple[int, int]] = []
+    for _ in range(rounds):
+        new = [
+            (pm.start, pm.end)
+            for pm in phonenumbers.PhoneNumberMatcher(window, region, _LENIENCY, max_tries=200)
+        ]
+        if not new:
+            break
+        found += new
+        for s, e in new:
+            window = window[:s] + "\n" * (e - s) + window[e:]
+    return found
