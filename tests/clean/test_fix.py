@@ -207,16 +207,25 @@ def test_datasets_map_batch_sizes_agree() -> None:
     ]
 
 
+STEPS_SRC = (
+    "[FixText(roles=('assistant',), strip_html=True), QualityFilter.chat(),"
+    " QualityFilter(stop_words={'fr': ['le', 'la'], 'en': ['the', 'of']}), LangId(languages=('en',))]"
+)
+
+
 @pytest.mark.slow
 def test_pickles_and_fingerprint_is_stable_across_processes() -> None:
-    """FixText pickles, and its datasets fingerprint is the same in a fresh process."""
-    step = FixText(roles=("assistant",), strip_html=True)
-    assert pickle.loads(pickle.dumps(step)) == step
-    code = (
-        "from datasets.fingerprint import Hasher; from sftdata.clean import FixText;"
-        "print(Hasher.hash(FixText(roles=('assistant',), strip_html=True)))"
-    )
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    """Every clean step pickles, and its datasets fingerprint is the same in a fresh process."""
     from datasets.fingerprint import Hasher
 
-    assert other.stdout.strip() == Hasher.hash(step)
+    from sftdata.clean import LangId, QualityFilter
+
+    steps = eval(STEPS_SRC, {"FixText": FixText, "QualityFilter": QualityFilter, "LangId": LangId})
+    for step in steps:
+        assert pickle.loads(pickle.dumps(step)) == step
+    code = (
+        "from datasets.fingerprint import Hasher; from sftdata.clean import *;"
+        f"print(' '.join(Hasher.hash(s) for s in {STEPS_SRC}))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.split() == [Hasher.hash(s) for s in steps]

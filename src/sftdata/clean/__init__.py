@@ -10,12 +10,15 @@ Steps work on the ``text`` column or on every message of ``messages`` (see
 
 from sftdata.clean._apply import judge_texts, map_texts, pick_column, row_texts
 from sftdata.clean._fix import FixText, fix_text, ftfy_fix
+from sftdata.clean._langid import LangId, detect_language
 from sftdata.clean._quality import GOPHER_STOP_WORDS, QualityFilter, quality_reasons
 
 __all__ = [
     "GOPHER_STOP_WORDS",
     "FixText",
+    "LangId",
     "QualityFilter",
+    "detect_language",
     "fix_text",
     "ftfy_fix",
     "judge_texts",
