@@ -33,7 +33,7 @@ def is_dataset(data: Any) -> bool:
 
 
 def as_input(data: Any) -> Any:
-    """A Dataset as is; a list of row dicts as is; a list of str as ``{"text": s}`` rows."""
+    """A Dataset as is; a list of row dicts as is (not copied); str items as ``{"text": s}``."""
     if is_dataset(data):
         return data
     if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
@@ -43,7 +43,7 @@ def as_input(data: Any) -> Any:
         if isinstance(r, str):
             rows.append({TEXT: r})
         elif isinstance(r, Mapping):
-            rows.append(dict(r))
+            rows.append(r)
         else:
             raise TypeError(f"row {i} must be a dict or a str, got {type(r).__name__}")
     return rows

@@ -99,6 +99,12 @@ class Decontaminate:
     column: str = "text"
     fields: Fields = "all"
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.table, EvalNgrams):
+            raise TypeError(f"table must be an EvalNgrams, got {type(self.table).__name__}")
+        if self.fields not in ("all", "user"):
+            raise ValueError(f"fields must be 'all' or 'user', got {self.fields!r}")
+
     def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
         texts, reasons = batch_texts(batch, column=self.column, fields=self.fields)
         found = self.table.lookup(texts)
@@ -134,9 +140,11 @@ def decontaminate(
     >>> [(r["drop_reason"], r["contamination"]) for r in rejected]
     [('dedup.contaminated:geo', 'what is the capital')]
     """
-    table = EvalNgrams.build(evals, ngram=ngram)
     if near_threshold is not None and not 0.0 < near_threshold < 1.0:
         raise ValueError(f"near_threshold must be in (0, 1) or None, got {near_threshold!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    table = EvalNgrams.build(evals, ngram=ngram)
     data = as_input(data)
     col = _resolve_column(data, column)
     step = Decontaminate(table, column=col, fields=fields)

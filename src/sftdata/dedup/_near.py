@@ -127,8 +127,10 @@ def minhash_dedup(
 ) -> tuple[Any, Any]:
     """Drop near-duplicate rows (estimated Jaccard of word shingles >= ``threshold``).
 
-    Clusters are connected components of verified LSH candidate pairs; the lowest row
-    index of each cluster survives. Rejected rows get ``drop_reason="dedup.near"``,
+    Clusters are connected components of LSH candidate pairs (verified by estimated
+    Jaccard unless ``verify=False``); the lowest row index of each cluster survives.
+    ``bands``/``rows`` default to datasketch's optimiser for ``threshold``, weighted
+    towards recall when verifying (see :func:`resolve_bands`). Rejected rows get ``drop_reason="dedup.near"``,
     ``dup_of`` (the kept row's ``id``, or its index without an ``id`` column) and
     ``dup_cluster`` (the kept row's index; also set on the kept row of a cluster).
     With ``against=index`` rows that near-duplicate an indexed (older) row are dropped
