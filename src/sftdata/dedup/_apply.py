@@ -38,7 +38,7 @@ def as_input(data: Any) -> Any:
         return data
     if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
         raise TypeError(f"expected a datasets.Dataset or a list of rows, got {type(data).__name__}")
-    rows = []
+    rows: list[Mapping[str, Any]] = []
     for i, r in enumerate(data):
         if isinstance(r, str):
             rows.append({TEXT: r})
