@@ -43,7 +43,7 @@ _SUFFIX_FORMATS = {
 
 def expand_input(base: Path, pattern: str) -> list[Path]:
     """Files (or saved-dataset folders) matching ``pattern`` relative to ``base``, sorted."""
-    full = pattern if os.path.isabs(pattern) else str(base / pattern)
+    full = pattern if os.path.isabs(pattern) else os.path.normpath(base / pattern)
     return [Path(p) for p in sorted(glob.glob(full, recursive=True))]
 
 

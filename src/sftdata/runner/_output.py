@@ -88,7 +88,8 @@ def _write_report(
         import sftdata.stats as stats
     except ImportError:
         stats = None  # type: ignore[assignment]
-    if stats is not None and hasattr(stats, "report") and kept.num_rows:
+    readable = {"text", "messages"} & set(kept.column_names)
+    if stats is not None and hasattr(stats, "report") and kept.num_rows and readable:
         import datasets
 
         rep = stats.report(datasets.Dataset(kept))

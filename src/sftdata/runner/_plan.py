@@ -49,6 +49,7 @@ class Plan:
     input_key: str
     stages: tuple[Stage, ...]
     work_dir: Path
+    parsers: tuple[tuple[str, Callable[..., Any]] | None, ...] = ()
 
 
 def _hash(*parts: Any) -> str:
@@ -62,7 +63,10 @@ def input_key(spec: PipelineSpec) -> str:
     for inp in spec.inputs:
         for p in inp.paths:
             st = p.stat()
-            files.append([str(p), st.st_size, st.st_mtime_ns, inp.format, inp.source, inp.split])
+            parse = [inp.parse.name, inp.parse.options] if inp.parse else None
+            files.append(
+                [str(p), st.st_size, st.st_mtime_ns, inp.format, inp.source, inp.split, parse]
+            )
     return _hash(_FORMAT_VERSION, files, spec.shard_rows)
 
 
@@ -102,7 +106,21 @@ def make_plan(spec: PipelineSpec) -> Plan:
         )
     out = spec.output.path
     work = spec.work_dir or out.parent / f".{out.name}.work"
-    return Plan(spec, key, tuple(stages), work)
+    return Plan(spec, key, tuple(stages), work, _parsers(spec))
+
+
+def _parsers(spec: PipelineSpec) -> tuple[tuple[str, Callable[..., Any]] | None, ...]:
+    """The map step each input is parsed with (``inputs[i].parse``), built and checked."""
+    out: list[tuple[str, Callable[..., Any]] | None] = []
+    for inp in spec.inputs:
+        if inp.parse is None:
+            out.append(None)
+            continue
+        kind, _, step = _build(spec, inp.parse)
+        if kind != "map":
+            raise spec.located.error(inp.parse.key, "an input's parse step must be a map step")
+        out.append((inp.parse.name, step))
+    return tuple(out)
 
 
 def describe(plan: Plan) -> str:
@@ -111,6 +129,7 @@ def describe(plan: Plan) -> str:
     lines = [f"pipeline {spec.file}"]
     for inp in spec.inputs:
         src = f" (source={inp.source})" if inp.source else ""
+        src += f" parse={inp.parse.name}" if inp.parse else ""
         for p in inp.paths:
             lines.append(f"  input   {p}  [{inp.format or 'auto'}]{src}")
     for st in plan.stages:

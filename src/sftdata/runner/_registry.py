@@ -28,7 +28,7 @@ from typing import Any, Literal
 from sftdata._contract import SftDataError
 
 StepKind = Literal["map", "global"]
-AREAS = ("parse", "clean", "safety", "dedup", "templates", "stats", "tokenize")
+AREAS = ("parse", "clean", "safety", "dedup")
 
 #: Short names whose object does not follow the CamelCase rule.
 ALIASES: dict[str, str] = {
@@ -63,9 +63,13 @@ def _import(module: str) -> Any | None:
         raise
 
 
+def _defines_call(cls: type) -> bool:
+    return any("__call__" in vars(c) for c in cls.__mro__[:-1])
+
+
 def _kind(target: Any) -> StepKind | None:
     if inspect.isclass(target):
-        return "map" if callable(target) else None
+        return "map" if _defines_call(target) else None
     if callable(target):
         params = list(inspect.signature(target).parameters)
         return "global" if params and params[0] in ("ds", "dataset", "data") else None
@@ -95,6 +99,14 @@ def _candidates(name: str) -> list[tuple[str, str]]:
     ]
 
 
+def _by_lower_name(module_name: str, short: str) -> list[tuple[str, str]]:
+    """Classes of the module whose lower-cased name is ``short`` (+ ``filter``), any case."""
+    module = _import(module_name)
+    want = {short.replace("_", ""), short.replace("_", "") + "filter"}
+    names = getattr(module, "__all__", dir(module)) if module is not None else []
+    return [(module_name, a) for a in names if a.lower() in want and a[:1].isupper()]
+
+
 def resolve_step(name: str) -> StepInfo:
     """Resolve a step name to a map step class or a global pass function.
 
@@ -104,7 +116,11 @@ def resolve_step(name: str) -> StepInfo:
     Traceback (most recent call last):
     sftdata.runner._registry.UnknownStep: unknown step 'nope.missing'; ...
     """
-    for module_name, attr in _candidates(name):
+    candidates = _candidates(name)
+    if ":" not in name and name not in ALIASES:
+        short = name.rpartition(".")[2]
+        candidates = _by_lower_name(candidates[0][0], short) + candidates
+    for module_name, attr in candidates:
         module = _import(module_name)
         if module is None:
             continue
@@ -138,8 +154,9 @@ def available_steps() -> list[str]:
             continue
         for attr in getattr(module, "__all__", dir(module)):
             obj = getattr(module, attr, None)
-            if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and callable(obj):
-                names.add(f"{area}.{_snake(attr)}")
+            if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and _defines_call(obj):
+                short = attr.lower() if hasattr(module, attr.lower()) else _snake(attr)
+                names.add(f"{area}.{short}")
     return sorted(names)
 
 

@@ -109,13 +109,22 @@ def _write_parts(folder: Path, table: pa.Table, rows: int) -> list[str]:
 
 
 def _read_inputs(plan: Plan, folder: Path) -> None:
+    """Read every input (parsing it with its ``parse`` step, if any) into the input stage."""
     tables, rejects = [], []
-    for inp in plan.spec.inputs:
+    parsed: dict[str, int] = {}
+    for inp, parser in zip(
+        plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
+    ):
         for path in inp.paths:
             table, bad = read_input(path, inp.format, split=inp.split)
             if inp.source is not None:
                 table = _with_column(table, "source", inp.source)
                 bad = _with_column(bad, "source", inp.source) if bad.num_rows else bad
+            if parser is not None:
+                name, step = parser
+                parsed[name] = parsed.get(name, 0) + table.num_rows
+                fn = TrackedSteps((step,), (name,))
+                table = map_table(fn, table, batch_size=plan.spec.batch_size)
             tables.append(table)
             rejects.append(bad)
     table = concat(tables)
@@ -127,7 +136,8 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
     parts = _write_parts(folder, table, plan.spec.shard_rows)
     if bad_rows.num_rows:
         write_table_atomic(bad_rows, folder / "rejects.parquet")
-    _mark_done(folder, {"parts": parts, "rows_in": table.num_rows + bad_rows.num_rows})
+    rows_in = table.num_rows + bad_rows.num_rows
+    _mark_done(folder, {"parts": parts, "rows_in": rows_in, "parsers": parsed})
 
 
 def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:
@@ -245,9 +255,10 @@ def execute(
     else:
         reused.append("input")
     kept, rejected = _load_stage(folder)
-    rows_in = int(_done(folder)["rows_in"])  # type: ignore[index]
+    info = _done(folder) or {}
+    rows_in = int(info["rows_in"])
     all_rejected = [rejected]
-    per_step = [("input", Counters(rows_in, kept.num_rows, _reasons(rejected)))]
+    per_step = _input_counters(rows_in, info.get("parsers", {}), rejected)
     for stage in plan.stages:
         folder = plan.work_dir / stage_dir_name(stage)
         if _done(folder) is not None:
@@ -295,6 +306,20 @@ def _run_stage_map(
         progress=progress,
         reused=reused,
     )
+
+
+def _input_counters(
+    rows_in: int, parsed: dict[str, int], rejected: pa.Table
+) -> list[tuple[str, Counters]]:
+    """Counts of the input stage: reading, then each input parser."""
+    by = rejected.column(REJECTED_BY).to_pylist() if rejected.num_rows else []
+    reasons = rejected.column(DROP_REASON).to_pylist() if rejected.num_rows else []
+    out = []
+    for name, n in [("input", rows_in), *parsed.items()]:
+        mine = [r for b, r in zip(by, reasons, strict=True) if b == name]
+        c = Counters.from_reasons(mine)
+        out.append((name, Counters(n, n - len(mine), c.dropped)))
+    return out
 
 
 def _reasons(table: pa.Table) -> dict[str, int]:

@@ -3,7 +3,9 @@
 A spec looks like this (paths are relative to the YAML file)::
 
     inputs:
-      - {path: data/alpaca/*.jsonl, source: alpaca}      # jsonl | json | parquet | csv | text | hf dir
+      - {path: data/alpaca/*.jsonl, source: alpaca, parse: parse.alpaca}   # parse per input
+      - {path: data/chats.parquet, source: chats, parse: {parse.sharegpt: {}}}
+                                                        # jsonl | json | parquet | csv | text | hf dir
     steps:
       - parse.alpaca                                    # a bare name: no options
       - clean.quality: {min_words: 3}                   # name: {options}
@@ -23,6 +25,7 @@ Every error names the file, the line and the key (``pipeline.yaml:7: steps[1] ..
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,19 +100,20 @@ def load_yaml(path: str | Path) -> tuple[Any, Located]:
 
 
 @dataclass(frozen=True)
+class StepSpec:
+    name: str
+    options: dict[str, Any]
+    key: Key = ()
+
+
+@dataclass(frozen=True)
 class InputSpec:
     paths: tuple[Path, ...]
     format: str | None = None
     source: str | None = None
     split: str = "train"
     key: Key = ()
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    name: str
-    options: dict[str, Any]
-    key: Key = ()
+    parse: StepSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,11 @@ def _str(value: Any, key: Key, loc: Located) -> str:
     return value
 
 
+def _join(base: Path, path: str) -> Path:
+    """``path`` relative to the spec's folder, with ``..`` folded away."""
+    return Path(os.path.normpath(base / path))
+
+
 def _inputs(value: Any, base: Path, loc: Located) -> tuple[InputSpec, ...]:
     from sftdata.runner._io import expand_input
 
@@ -181,7 +190,7 @@ def _inputs(value: Any, base: Path, loc: Located) -> tuple[InputSpec, ...]:
         key: Key = ("inputs", i)
         if isinstance(item, str):
             item = {"path": item}
-        m = _mapping(item, key, loc, ("path", "format", "source", "split"))
+        m = _mapping(item, key, loc, ("path", "format", "source", "split", "parse"))
         if "path" not in m:
             raise loc.error(key, "missing 'path'")
         raw = m["path"] if isinstance(m["path"], list) else [m["path"]]
@@ -198,18 +207,22 @@ def _inputs(value: Any, base: Path, loc: Located) -> tuple[InputSpec, ...]:
         if source is not None:
             source = _str(source, (*key, "source"), loc)
         split = _str(m.get("split", "train"), (*key, "split"), loc)
-        out.append(InputSpec(tuple(paths), fmt, source, split, key))
+        parse = None
+        if m.get("parse") is not None:
+            (parse,) = _steps([m["parse"]], loc, (*key, "parse"))
+        out.append(InputSpec(tuple(paths), fmt, source, split, key, parse))
     return tuple(out)
 
 
-def _steps(value: Any, loc: Located) -> tuple[StepSpec, ...]:
+def _steps(value: Any, loc: Located, at: Key | None = None) -> tuple[StepSpec, ...]:
+    """Step entries; ``at`` is the key of a single entry (an input's ``parse``)."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise loc.error(("steps",), "must be a list of step names or {name: {options}}")
     out = []
     for i, item in enumerate(value):
-        key: Key = ("steps", i)
+        key: Key = at if at is not None else ("steps", i)
         if isinstance(item, str):
             out.append(StepSpec(item, {}, key))
             continue
@@ -232,7 +245,7 @@ def _output(value: Any, key: str, base: Path, loc: Located, default_fmt: str) ->
     m = _mapping(value, (key,), loc, ("path", "format", "shard_rows"))
     if "path" not in m:
         raise loc.error((key,), "missing 'path'")
-    path = base / _str(m["path"], (key, "path"), loc)
+    path = _join(base, _str(m["path"], (key, "path"), loc))
     fmt = m.get("format", default_fmt)
     if fmt not in OUTPUT_FORMATS:
         raise loc.error((key, "format"), f"unknown format {fmt!r}; one of {OUTPUT_FORMATS}")
@@ -253,7 +266,11 @@ def _tokenize(value: Any, base: Path, loc: Located) -> TokenizeSpec:
             raise loc.error(("tokenize",), f"missing {req!r}")
     if ("tokenizer" in m) == ("train" in m):
         raise loc.error(("tokenize",), "give exactly one of 'tokenizer' (a path) or 'train'")
-    tok = base / _str(m["tokenizer"], ("tokenize", "tokenizer"), loc) if "tokenizer" in m else None
+    tok = (
+        _join(base, _str(m["tokenizer"], ("tokenize", "tokenizer"), loc))
+        if "tokenizer" in m
+        else None
+    )
     if tok is not None and not tok.exists():
         raise loc.error(("tokenize", "tokenizer"), f"no tokenizer at {tok}")
     train = None
@@ -262,7 +279,7 @@ def _tokenize(value: Any, base: Path, loc: Located) -> TokenizeSpec:
             m["train"], ("tokenize", "train"), loc, ("vocab_size", "kind", "special_tokens")
         )
         _pos_int(train.get("vocab_size"), ("tokenize", "train", "vocab_size"), loc)
-    path = base / _str(m["path"], ("tokenize", "path"), loc)
+    path = _join(base, _str(m["path"], ("tokenize", "path"), loc))
     problem = check_writable(path)
     if problem:
         raise loc.error(("tokenize", "path"), problem)
@@ -294,7 +311,7 @@ def parse_spec(data: Any, loc: Located, base: Path) -> PipelineSpec:
     if top.get("report") is not None:
         rep = top["report"] if isinstance(top["report"], dict) else {"path": top["report"]}
         rep = _mapping(rep, ("report",), loc, ("path",))
-        report = base / _str(rep.get("path"), ("report", "path"), loc)
+        report = _join(base, _str(rep.get("path"), ("report", "path"), loc))
     opts = _mapping(top.get("options") or {}, ("options",), loc, _OPTION_KEYS)
     tokenize = _tokenize(top["tokenize"], base, loc) if top.get("tokenize") is not None else None
     return PipelineSpec(
@@ -308,7 +325,7 @@ def parse_spec(data: Any, loc: Located, base: Path) -> PipelineSpec:
         batch_size=_pos_int(opts.get("batch_size", 256), ("options", "batch_size"), loc),
         shard_rows=_pos_int(opts.get("shard_rows", 2_000), ("options", "shard_rows"), loc),
         num_proc=_pos_int(opts.get("num_proc", 1), ("options", "num_proc"), loc),
-        work_dir=base / _str(opts["work_dir"], ("options", "work_dir"), loc)
+        work_dir=_join(base, _str(opts["work_dir"], ("options", "work_dir"), loc))
         if "work_dir" in opts
         else None,
         located=loc,
