@@ -94,3 +94,22 @@ def test_malformed_specs_are_one_clear_error(folder: Path, text: str, pattern: s
     """Each malformed spec raises SpecError naming the offending key."""
     with pytest.raises(SpecError, match=pattern):
         make_plan(load_spec(write_spec(folder, text)))
+
+
+@pytest.mark.parametrize(
+    ("block", "pattern"),
+    [
+        ("{path: tok, block_size: 8}", r"tokenize: give exactly one of 'tokenizer'"),
+        ("{path: tok, block_size: 8, tokenizer: nowhere}", r"tokenize\.tokenizer: no tokenizer at"),
+        ("{path: tok, block_size: 0, train: {vocab_size: 300}}", r"tokenize\.block_size"),
+        (
+            "{path: tok, block_size: 8, train: {vocab_size: 300, kind: bpe, extra: 1}}",
+            r"tokenize\.train\.extra",
+        ),
+    ],
+)
+def test_tokenize_section_is_validated(folder: Path, block: str, pattern: str) -> None:
+    """The pretraining section names its bad key before any work."""
+    text = f"inputs: [rows.jsonl]\noutput: out\ntokenize: {block}\n"
+    with pytest.raises(SpecError, match=r"pipeline.yaml:3: " + pattern):
+        load_spec(write_spec(folder, text))
