@@ -58,24 +58,29 @@ def test_ten_megabyte_strings_finish():
     para = "Quarterly notes were shared with the whole team on Monday. " * 12
     para += "Mail ann@example.com or call 212-555-0187 from 10.0.0.1.\x00 "
     big = (para * (10_000_000 // len(para) + 1))[:9_999_000] + "7" * 1000
-    out = run_with_deadline(lambda: Pipeline(STEPS)({"text": [big]}), 600)
+    steps = Pipeline((PIIFilter(), Blocklist()))
+    out = run_with_deadline(lambda: steps({"text": [big]}), 600)
     assert out["drop_reason"] == [None]
     assert "ann@example.com" not in out["text"][0] and out["text"][0].endswith("7" * 1000)
 
 
+FINGERPRINT_STEPS = (
+    "[PIIFilter(tags={'email': '[e]'}), Blocklist(by_language={'de': {'de.x': ['mist']}}),"
+    " ClassifierFilter(scorer=upper_share)]"
+)
+
+
 @pytest.mark.slow
 def test_fingerprints_are_stable_across_processes():
-    """datasets' Hasher gives each step the same fingerprint in a fresh interpreter."""
+    """datasets' Hasher gives each step the same fingerprint here and in a fresh interpreter."""
+    from datasets.fingerprint import Hasher
+
     code = (
         "from datasets.fingerprint import Hasher\n"
         "from sftdata.safety import Blocklist, ClassifierFilter, PIIFilter\n"
         "from tests.safety.test_classifier import upper_share\n"
-        "steps = [PIIFilter(tags={'email': '[e]'}), Blocklist(by_language={'de': {'de.x': ['mist']}}),"
-        " ClassifierFilter(scorer=upper_share)]\n"
-        "print(' '.join(Hasher.hash(s) for s in steps))\n"
+        f"print(' '.join(Hasher.hash(s) for s in {FINGERPRINT_STEPS}))\n"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        for _ in range(2)
-    ]
-    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout.split()) == 3
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    here = eval(FINGERPRINT_STEPS)  # the same constructor calls, in this process
+    assert run.stdout.split() == [Hasher.hash(s) for s in here]

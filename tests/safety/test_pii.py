@@ -35,7 +35,7 @@ def texts_with_pii(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
 
 
 @given(texts_with_pii())
-@settings(max_examples=80)
+@settings(max_examples=50)
 def test_embedded_pii_is_found_with_its_type_and_exact_offsets(case):
     """Every PII value placed between plain words is found, typed and located exactly, and nothing else."""
     text, expected = case
@@ -48,7 +48,7 @@ mixed_text = st.lists(
 
 
 @given(mixed_text)
-@settings(max_examples=80)
+@settings(max_examples=50)
 def test_redaction_changes_only_the_spans(text):
     """Output == the text with each span (sorted, disjoint, true slices) replaced by its tag."""
     out, spans = redact_pii(text)
@@ -61,7 +61,7 @@ def test_redaction_changes_only_the_spans(text):
 
 
 @given(mixed_text)
-@settings(max_examples=80)
+@settings(max_examples=50)
 def test_redaction_never_leaves_a_detected_span(text):
     """Running detection on redacted text finds nothing: no detected span survives."""
     out, _ = redact_pii(text)

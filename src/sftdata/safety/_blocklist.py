@@ -106,9 +106,10 @@ _SPACED = re.compile(
 
 
 class _Index(NamedTuple):
-    """Phrases by their first word (longest first), and terms of unspaced scripts."""
+    """Phrases by their first word (longest first), one-word terms, unspaced-script terms."""
 
     by_first: dict[str, list[tuple[tuple[str, ...], str]]]
+    singles: dict[str, str]
     unspaced: tuple[tuple[str, str], ...]
 
 
@@ -126,7 +127,10 @@ def _index(terms: Terms) -> _Index:
                 by_first.setdefault(words[0], []).append((words, term_id))
     for entries in by_first.values():
         entries.sort(key=lambda e: -len(e[0]))
-    return _Index(by_first, tuple(unspaced))
+    singles = {
+        p[0]: t for entries in by_first.values() for p, t in reversed(entries) if len(p) == 1
+    }
+    return _Index(by_first, singles, tuple(unspaced))
 
 
 def _scan_words(index: _Index, text: str) -> tuple[int, str] | None:
@@ -154,7 +158,7 @@ def _continues_run(text: str, start: int, sep: str) -> bool:
 
 def _scan(index: _Index, text: str) -> tuple[int, str] | None:
     hits = [_scan_words(index, text)]
-    singles = {p[0]: t for entries in index.by_first.values() for p, t in entries if len(p) == 1}
+    singles = index.singles
     sizes = sorted({len(w) for w in singles})
     for m in _SPACED.finditer(text) if singles else ():
         start, sep = m.start(), m.group("sep")
@@ -171,6 +175,8 @@ def _scan(index: _Index, text: str) -> tuple[int, str] | None:
         if found:
             hits.append((start + 2 * min(found)[0], min(found)[1]))
             break
+    # unspaced scripts: whitespace ignored (the offset is in the squeezed text; it only
+    # orders hits, so an approximate one is fine)
     squeezed = "".join(text.split()) if index.unspaced else ""
     for phrase, term_id in index.unspaced:
         at = squeezed.find(phrase)
@@ -199,8 +205,8 @@ def check_terms(
         if isinstance(phrases, str) or not all(isinstance(p, str) for p in phrases):
             raise SftDataError(f"{what}[{term_id!r}] must be a list of str phrases")
         normed = tuple(" ".join(normalize(p).split()) for p in phrases)
-        if not normed or any(not p for p in normed):
-            raise SftDataError(f"{what}[{term_id!r}] holds an empty phrase")
+        if not normed or any(not _WORD.search(p) for p in normed):
+            raise SftDataError(f"{what}[{term_id!r}] holds an empty phrase (no letter or digit)")
         out.append((term_id, normed))
     return tuple(sorted(out))
 

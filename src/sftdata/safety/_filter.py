@@ -25,12 +25,19 @@ from sftdata.safety._apply import (
     texts_of,
     with_texts,
 )
-from sftdata.safety._pii import PII_TYPES, check_tags, check_types, find_pii, redact_spans
+from sftdata.safety._pii import (
+    PII_TYPES,
+    PIIType,
+    check_tags,
+    check_types,
+    find_pii,
+    redact_spans,
+)
 
 #: Types redacted by default: everything but secrets.
-DEFAULT_REDACT: tuple[str, ...] = ("email", "iban", "credit_card", "ip_address", "phone")
+DEFAULT_REDACT: tuple[PIIType, ...] = ("email", "iban", "credit_card", "ip_address", "phone")
 #: Types that reject the row by default: a leaked secret makes the whole sample unsafe.
-DEFAULT_REJECT: tuple[str, ...] = ("secret",)
+DEFAULT_REJECT: tuple[PIIType, ...] = ("secret",)
 
 
 def filter_pii(
@@ -55,18 +62,20 @@ def filter_pii(
     >>> filter_pii("token=ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9")
     Traceback (most recent call last):
     ...
-    sftdata._contract.RowError: pii.secret: found secret (assignment) at 6
+    sftdata._contract.RowError: pii.secret: secret (assignment) in text at 6
     """
     redact_t, reject_t = check_types(redact, what="redact"), check_types(reject, what="reject")
     full_tags = check_tags(tags)
     wanted = [t for t in PII_TYPES if t in redact_t or t in reject_t]
     texts = texts_of(value, column)
     found = [find_pii(t, types=wanted, region=region) for t in texts]
+    where = "text" if isinstance(value, str) else "message {}"
     for kind in reject_t:
-        for spans in found:
+        for i, spans in enumerate(found):
             hit = next((s for s in spans if s.type == kind), None)
             if hit is not None:
-                raise RowError(f"pii.{kind}", f"found {kind} ({hit.detail}) at {hit.start}")
+                place = where.format(i)
+                raise RowError(f"pii.{kind}", f"{kind} ({hit.detail}) in {place} at {hit.start}")
     new_texts = [redact_spans(t, spans, full_tags) for t, spans in zip(texts, found, strict=True)]
     is_text = isinstance(value, str)
     records = [
@@ -94,8 +103,8 @@ class PIIFilter:
     (['<EMAIL>', 'card 4111-1111-1111-1111'], [None, 'pii.credit_card'])
     """
 
-    redact: tuple[str, ...] = DEFAULT_REDACT
-    reject: tuple[str, ...] = DEFAULT_REJECT
+    redact: tuple[PIIType, ...] = DEFAULT_REDACT
+    reject: tuple[PIIType, ...] = DEFAULT_REJECT
     tags: Mapping[str, str] | tuple[tuple[str, str], ...] = field(default=())
     region: str = "US"
     column: Column = "auto"

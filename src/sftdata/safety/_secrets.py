@@ -39,7 +39,10 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 
 _PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----")
-_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,20000}")
+# the lines of a truncated block: base64, or PEM headers such as "Proc-Type: 4,ENCRYPTED"
+_PEM_BODY = re.compile(
+    r"(?:[ \t]*(?:[A-Za-z0-9+/=]{1,200}|[A-Za-z-]{1,30}: [^\n]{0,200})?[ \t]*(?:\r?\n|$)){0,400}"
+)
 _PEM_MAX = 20_000
 
 _KEY_WORDS = (
@@ -83,20 +86,23 @@ def _jwt_header_ok(header: str) -> bool:
 
 
 def _private_keys(text: str) -> list[Hit]:
+    """BEGIN ... END blocks; a block without its END runs over the base64 lines after it."""
     hits: list[Hit] = []
     pos = 0
     while (m := _PEM_BEGIN.search(text, pos)) is not None:
         end_marker = f"-----END {m.group(1)}PRIVATE KEY"
-        end = text.find(end_marker, m.end(), m.end() + _PEM_MAX)
+        nxt = text.find("-----BEGIN ", m.end(), m.end() + _PEM_MAX)  # bounds the END search
+        end = text.find(end_marker, m.end(), nxt if nxt >= 0 else m.end() + _PEM_MAX)
         if end >= 0:
-            stop = text.find("-----", end + len(end_marker))
-            stop = stop + 5 if 0 <= stop <= end + len(end_marker) + 6 else end + len(end_marker)
-        else:  # a truncated block: take the base64 body that follows
+            stop = text.find("-----", end + len(end_marker), end + len(end_marker) + 12)
+            stop = stop + 5 if stop >= 0 else end + len(end_marker)
+        else:
             body = _PEM_BODY.match(text, m.end())
             stop = body.end() if body else m.end()
-            stop = len(text[:stop].rstrip())
+            while stop > m.end() and text[stop - 1].isspace():
+                stop -= 1
         hits.append((m.start(), stop, "private_key"))
-        pos = stop
+        pos = max(stop, m.end())
     return hits
 
 
