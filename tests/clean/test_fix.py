@@ -126,6 +126,7 @@ def test_bad_rows_are_rejected_not_raised() -> None:
         fix_text(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_huge_and_hostile_strings_are_bounded() -> None:
     """10 MB strings are cleaned, or rejected with clean.too_long, within seconds."""
     cases = {

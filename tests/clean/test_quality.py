@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import sftdata as sd
 from sftdata.clean import QualityFilter, quality_reasons
 from tests.clean._strategies import any_text
-from tests.strategies import conversations, words
+from tests.clean._strategies import ascii_words as words
+from tests.strategies import conversations
 
 PROSE = (
     "The river town woke slowly that morning. Fishermen carried their nets to the "

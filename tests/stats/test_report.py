@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 import sftdata as sd
 from sftdata.stats import report
-from tests.strategies import content, conversations, words
+from tests.clean._strategies import ascii_words as words
+from tests.strategies import conversations, plain_text
 
 texts_with_rejects = st.lists(
-    st.tuples(st.one_of(content, words), st.one_of(st.none(), st.sampled_from(["a.x", "b.y"]))),
+    st.tuples(st.one_of(plain_text, words), st.one_of(st.none(), st.sampled_from(["a.x", "b.y"]))),
     max_size=20,
 )
 
@@ -41,7 +42,7 @@ def test_totals_match_independent_counts(rows: list) -> None:
 
 
 @settings(max_examples=15)
-@given(convos=st.lists(conversations(), min_size=1, max_size=6))
+@given(convos=st.lists(conversations(text=st.one_of(words, plain_text)), min_size=1, max_size=6))
 def test_roles_and_turns_match(convos: list) -> None:
     """Role balance and user turns per conversation match counting the messages."""
     r = report({"messages": convos})
