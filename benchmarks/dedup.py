@@ -196,7 +196,8 @@ def main() -> int:
     if args.e2e_child:
         print(json.dumps(e2e(args.e2e_docs, args.threshold)))
         return 0
-    signature_bench(args.docs, args.datasketch_docs)
+    if args.docs:
+        signature_bench(args.docs, args.datasketch_docs)
     if args.e2e_docs:
         cmd = [sys.executable, __file__, "--e2e-child", "--e2e-docs", str(args.e2e_docs)]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sftdata.dedup import EvalNgrams, decontaminate, shingles
+from sftdata.dedup import EvalNgrams, decontaminate, shingles, words
 from tests.dedup._strategies import distinct_words, vocab_documents
 
 EVAL_Q = (
@@ -16,23 +16,39 @@ EVAL_Q = (
 )
 
 
+def expected_matches(text: str, evals: list[str], n: int, min_words: int) -> set[str]:
+    """Every n-gram of ``text`` that the contract says is contaminated (oracle)."""
+    found: set[str] = set()
+    for e in evals:
+        c = len(words(e))
+        if c >= n:
+            found |= set(shingles(text, ngram=n)) & set(shingles(e, ngram=n))
+        elif c >= min_words:  # a short eval text is matched as a whole inside the row
+            found |= {" ".join(words(e))} & set(shingles(text, ngram=c))
+        else:  # a very short eval text only matches a row with the same words
+            found |= {" ".join(words(e))} & set(shingles(text, ngram=n))
+    return found
+
+
 @settings(max_examples=40)
 @given(
     train=st.lists(vocab_documents, min_size=1, max_size=8),
     evals=st.lists(vocab_documents, min_size=1, max_size=4),
     n=st.integers(1, 6),
+    data=st.data(),
 )
-def test_rejected_iff_an_ngram_is_shared(train: list[str], evals: list[str], n: int) -> None:
-    """Property: a row is rejected exactly when one of its n-grams is an eval n-gram."""
-    eval_grams = {g for e in evals for g in shingles(e, ngram=n)}
-    kept, rejected = decontaminate(train, {"ev": evals}, ngram=n)
+def test_rejected_iff_an_ngram_is_shared(
+    train: list[str], evals: list[str], n: int, data: st.DataObject
+) -> None:
+    """Property: a row is rejected exactly when it holds an eval n-gram (or a whole short eval)."""
+    min_words = data.draw(st.integers(1, n))
+    kept, rejected = decontaminate(train, {"ev": evals}, ngram=n, min_words=min_words)
     assert len(kept) + len(rejected) == len(train)
     for r in rejected:
         assert r["drop_reason"] == "dedup.contaminated:ev"
-        assert r["contamination"] in eval_grams
-        assert r["contamination"] in shingles(r["text"], ngram=n)
+        assert r["contamination"] in expected_matches(r["text"], evals, n, min_words)
     for r in kept:
-        assert not set(shingles(r["text"], ngram=n)) & eval_grams
+        assert not expected_matches(r["text"], evals, n, min_words)
 
 
 @settings(max_examples=30)
@@ -60,6 +76,19 @@ def test_benchmark_question_inside_a_training_row() -> None:
     assert rejected[0]["contamination"] == (
         "natalia sold clips to 48 of her friends in april and then she"
     )
+
+
+def test_short_question_inside_a_longer_row() -> None:
+    """An eval question shorter than ngram words is found inside a longer training row."""
+    question = "Which planet in our solar system has the most moons?"
+    train = [
+        f"User: {question.upper()} Assistant: Saturn, at last count.",
+        "User: which planet has rings? Assistant: Saturn.",
+    ]
+    kept, rejected = decontaminate(train, {"trivia": [question]})
+    assert [r["text"] for r in kept] == [train[1]]
+    assert rejected[0]["contamination"] == "which planet in our solar system has the most moons"
+    assert decontaminate(train, {"trivia": [question]}, min_words=13)[1] == []
 
 
 def test_ngram_in_two_eval_sets_names_the_first() -> None:
@@ -94,5 +123,7 @@ def test_eval_table_lookup_and_validation() -> None:
         EvalNgrams.build({}, ngram=2)
     with pytest.raises(TypeError, match="'ev'"):
         EvalNgrams.build({"ev": "not a list"}, ngram=2)
+    with pytest.raises(ValueError, match="min_words"):
+        EvalNgrams.build({"ev": ["x"]}, ngram=5, min_words=6)
     with pytest.raises(ValueError, match="near_threshold"):
         decontaminate(["x"], {"ev": ["x"]}, near_threshold=2.0)

@@ -16,8 +16,10 @@ Two tests, both against named eval sets (``{"gsm8k": [...], "mmlu": [...]}``):
     shared 13-gram  -> drop_reason="dedup.contaminated:gsm8k",
                        contamination="natalia sold clips to 48 of her friends in april and then she"
 
-An eval text shorter than ``ngram`` words is one n-gram (all its words): it only
-matches a training row whose whole text normalises to the same words.
+An eval text shorter than ``ngram`` words but with at least ``min_words`` (default
+``min(8, ngram)``)
+is matched as a whole: a training row containing its words in a row is contaminated.
+Shorter eval texts only match a training row that normalises to the same words.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from sftdata._contract import DROP_REASON, Batch
 from sftdata.dedup._apply import as_input, column_list, finish, map_columns
 from sftdata.dedup._apply import resolve_column as _resolve_column
-from sftdata.dedup._hashing import ngram_hashes
+from sftdata.dedup._hashing import ngram_hashes, ngram_hashes_multi
 from sftdata.dedup._index import MinHashIndex
 from sftdata.dedup._minhash import MinHashSignatures, batch_texts, signatures_of
 from sftdata.dedup._text import Fields
@@ -42,50 +44,80 @@ REASON_PREFIX = "dedup.contaminated:"
 
 @dataclass(frozen=True, eq=False)
 class EvalNgrams:
-    """The n-gram hashes of named eval sets, sorted: ``hashes[i]`` first seen in ``names[sets[i]]``.
+    """Sorted n-gram hashes of named eval sets, one table per n-gram length.
+
+    ``tables[n] = (hashes, sets)``: ``hashes`` sorted and unique, ``sets[i]`` the index
+    in ``names`` of the first eval set holding ``hashes[i]``. ``tables[ngram]`` holds
+    every ``ngram``-gram; an eval text with ``min_words <= m < ngram`` words is one
+    entry of ``tables[m]`` (its whole word sequence), matched against the training
+    rows' ``m``-grams, so short benchmark questions are still found inside longer rows.
 
     >>> table = EvalNgrams.build({"quiz": ["what is the capital of france"]}, ngram=3)
     >>> table.lookup(["tell me: what is the capital of France?", "no overlap here"])
     [('quiz', 'what is the'), None]
+    >>> short = EvalNgrams.build({"quiz": ["capital of France?"]}, ngram=13, min_words=3)
+    >>> short.lookup(["So, what is the capital of france, then?"])
+    [('quiz', 'capital of france')]
     """
 
-    hashes: np.ndarray  # uint64, sorted, unique
-    sets: np.ndarray  # int32, index into names
+    tables: dict[int, tuple[np.ndarray, np.ndarray]]
     names: tuple[str, ...]
     ngram: int
 
     @classmethod
-    def build(cls, evals: Mapping[str, Sequence[str]], *, ngram: int = 13) -> EvalNgrams:
-        """Hash every n-gram of every eval text; an n-gram in two sets belongs to the first."""
+    def build(
+        cls, evals: Mapping[str, Sequence[str]], *, ngram: int = 13, min_words: int | None = None
+    ) -> EvalNgrams:
+        """Hash every n-gram of every eval text; an n-gram in two sets belongs to the first.
+
+        ``min_words`` defaults to ``min(8, ngram)``.
+        """
         if not isinstance(evals, Mapping) or not evals:
             raise ValueError("evals must be a non-empty mapping {name: [texts]}")
         if not isinstance(ngram, int) or ngram < 1:
             raise ValueError(f"ngram must be an int >= 1, got {ngram!r}")
-        parts, labels = [], []
+        min_words = min(8, ngram) if min_words is None else min_words
+        if not isinstance(min_words, int) or not 1 <= min_words <= ngram:
+            raise ValueError(f"min_words must be an int in [1, ngram={ngram}], got {min_words!r}")
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for k, (name, texts) in enumerate(evals.items()):
             if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
                 raise TypeError(f"eval set {name!r} must be a list of str")
-            h = ngram_hashes(list(texts), ngram=ngram).hashes
-            parts.append(h)
-            labels.append(np.full(len(h), k, dtype=np.int32))
-        hashes, sets = np.concatenate(parts), np.concatenate(labels)
-        order = np.lexsort((sets, hashes))
-        hashes, sets = hashes[order], sets[order]
-        first = np.concatenate(([True], hashes[1:] != hashes[:-1]))
-        return cls(hashes[first], sets[first], tuple(evals), ngram)
+            grams = ngram_hashes(list(texts), ngram=ngram)
+            length = np.repeat(np.minimum(grams.words_per_doc, ngram), np.diff(grams.offsets))
+            length[length < min_words] = ngram  # too short: matches only an equal row
+            for m in np.unique(length).tolist():
+                h = grams.hashes[length == m]
+                parts.setdefault(m, []).append((h, np.full(len(h), k, dtype=np.int32)))
+        tables = {m: _sorted_first(p) for m, p in sorted(parts.items(), reverse=True)}
+        return cls(tables, tuple(evals), ngram)
 
     def lookup(self, texts: Sequence[str]) -> list[tuple[str, str] | None]:
-        """For each text, ``(eval set name, first shared n-gram)`` or ``None``."""
-        grams = ngram_hashes(texts, ngram=self.ngram)
-        pos = np.searchsorted(self.hashes, grams.hashes).clip(0, max(len(self.hashes) - 1, 0))
-        hit = self.hashes[pos] == grams.hashes if len(self.hashes) else np.zeros(0, bool)
-        hit_idx = np.flatnonzero(hit)
-        doc_of_hit = np.searchsorted(grams.offsets, hit_idx, side="right") - 1
+        """For each text, ``(eval set name, first shared n-gram)`` or ``None``.
+
+        Longer n-grams are tried first; within a length, the first in the text wins.
+        """
         out: list[tuple[str, str] | None] = [None] * len(texts)
-        for j, d in zip(hit_idx.tolist(), doc_of_hit.tolist(), strict=True):
-            if out[d] is None:
-                out[d] = (self.names[int(self.sets[pos[j]])], grams.text(j))
+        grams_by_len = ngram_hashes_multi(texts, ngrams=list(self.tables))
+        for m, (hashes, sets) in self.tables.items():
+            grams = grams_by_len[m]
+            pos = np.searchsorted(hashes, grams.hashes).clip(0, max(len(hashes) - 1, 0))
+            hit_idx = np.flatnonzero(hashes[pos] == grams.hashes)
+            doc_of_hit = np.searchsorted(grams.offsets, hit_idx, side="right") - 1
+            for j, d in zip(hit_idx.tolist(), doc_of_hit.tolist(), strict=True):
+                if out[d] is None:
+                    out[d] = (self.names[int(sets[pos[j]])], grams.text(j))
         return out
+
+
+def _sorted_first(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate (hashes, set) parts, sort by hash, keep the lowest set of each hash."""
+    hashes = np.concatenate([h for h, _ in parts])
+    sets = np.concatenate([s for _, s in parts])
+    order = np.lexsort((sets, hashes))
+    hashes, sets = hashes[order], sets[order]
+    first = np.concatenate(([True], hashes[1:] != hashes[:-1]))
+    return hashes[first], sets[first]
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +155,7 @@ def decontaminate(
     evals: Mapping[str, Sequence[str]],
     *,
     ngram: int = 13,
+    min_words: int | None = None,
     near_threshold: float | None = None,
     near_ngram: int = 5,
     num_perm: int = 128,
@@ -144,7 +177,7 @@ def decontaminate(
         raise ValueError(f"near_threshold must be in (0, 1) or None, got {near_threshold!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    table = EvalNgrams.build(evals, ngram=ngram)
+    table = EvalNgrams.build(evals, ngram=ngram, min_words=min_words)
     data = as_input(data)
     col = _resolve_column(data, column)
     step = Decontaminate(table, column=col, fields=fields)

@@ -133,16 +133,35 @@ def _word_polys(
 
 def ngram_hashes(texts: Sequence[str], *, ngram: int) -> NgramHashes:
     """Hash every word ``ngram``-gram of every text, vectorised (see module docstring)."""
+    return ngram_hashes_multi(texts, ngrams=[ngram])[ngram]
+
+
+def ngram_hashes_multi(texts: Sequence[str], *, ngrams: Sequence[int]) -> dict[int, NgramHashes]:
+    """:func:`ngram_hashes` for several ``ngram`` sizes, folding and hashing words once."""
     arr, wstart, wend, counts = _word_spans(texts)
     n_words = int(counts.sum())
     wlen = (wend - wstart)[:n_words]
     pw = _powers(int(wlen.max(initial=0)) + 2)
     wpoly = _word_polys(arr, wstart[:n_words], wend[:n_words], pw)
-    # poly(x + " " + w) = poly(x) * B^(1+|w|) + (32 * B^|w| + poly(w)); after step j,
-    # acc[g] is the poly of words g..g+j (running past a document's end is harmless:
-    # only starts with ngram words left in their document are read)
+    # poly(x + " " + w) = poly(x) * B^(1+|w|) + (32 * B^|w| + poly(w))
     mul = pw[wlen + 1]
     add = np.uint64(32) * pw[wlen] + wpoly
+    out = {}
+    for n in sorted(set(ngrams)):
+        poly, offsets = _shingle_polys(wpoly, mul, add, counts, n)
+        out[n] = NgramHashes(fmix64(poly), offsets, n, counts, arr, wstart, wend)
+    return out
+
+
+def _shingle_polys(
+    wpoly: np.ndarray, mul: np.ndarray, add: np.ndarray, counts: np.ndarray, ngram: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polynomials of every shingle and the per-document offsets.
+
+    After step ``j``, ``acc[g]`` is the poly of words ``g..g+j`` (running past a
+    document's end is harmless: only starts with ``ngram`` words left are read).
+    """
+    n_words = len(wpoly)
     acc = wpoly.copy()
     word_off = np.concatenate(([0], np.cumsum(counts)))[:-1]
     short = np.flatnonzero((counts < ngram) & (counts > 0))
@@ -160,7 +179,7 @@ def ngram_hashes(texts: Sequence[str], *, ngram: int) -> NgramHashes:
     poly[full] = acc[first[full]]
     not_full = np.flatnonzero(counts < ngram)
     poly[offsets[not_full]] = short_poly[not_full]  # empty documents keep poly 0
-    return NgramHashes(fmix64(poly), offsets, ngram, counts, arr, wstart, wend)
+    return poly, offsets
 
 
 def _word_spans(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
