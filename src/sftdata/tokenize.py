@@ -67,8 +67,6 @@ def train_tokenizer(
     >>> tok.token_to_id("<|endoftext|>")
     0
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     special = list(dict.fromkeys(special_tokens))
     if kind not in ("bpe", "unigram"):
         raise SftDataError(f"kind must be 'bpe' or 'unigram', got {kind!r}")
@@ -79,6 +77,19 @@ def train_tokenizer(
         raise SftDataError(
             f"vocab_size must be an integer >= {floor} for {kind}, got {vocab_size!r}"
         )
+    tok, trainer = _untrained(kind, vocab_size, special, min_frequency)
+    tok.train_from_iterator((t for t in texts if isinstance(t, str)), trainer)
+    if out_dir is not None:
+        save_tokenizer(tok, out_dir, eos_token=special[0])
+    return tok
+
+
+def _untrained(
+    kind: str, vocab_size: int, special: list[str], min_frequency: int
+) -> tuple[Any, Any]:
+    """An empty tokenizer of ``kind`` and its trainer (unigram gets an ``<unk>`` token)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
     if kind == "bpe":
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -90,18 +101,15 @@ def train_tokenizer(
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
-    else:
-        special += [] if "<unk>" in special else ["<unk>"]
-        tok = Tokenizer(models.Unigram())
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(
-            vocab_size=vocab_size, special_tokens=special, unk_token="<unk>", show_progress=False
-        )
-    tok.train_from_iterator((t for t in texts if isinstance(t, str)), trainer)
-    if out_dir is not None:
-        save_tokenizer(tok, out_dir, eos_token=special[0])
-    return tok
+        return tok, trainer
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    specials = special + ([] if "<unk>" in special else ["<unk>"])
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>", show_progress=False
+    )
+    return tok, trainer
 
 
 def save_tokenizer(tok: Any, out_dir: str | Path, *, eos_token: str) -> Path:
@@ -244,27 +252,34 @@ def tokenize_corpus(
     (out / "manifest.json").unlink(missing_ok=True)
     for old in out.glob("tokens-*.parquet"):
         old.unlink()
+    _stream_blocks(_encoded(backend, texts, batch_size), m, out, blocks_per_shard)
+    atomic_write_bytes(out / "manifest.json", json.dumps(asdict(m), indent=2).encode())
+    return m
+
+
+def _stream_blocks(
+    batches: Iterable[list[list[int]]], m: Manifest, out: Path, blocks_per_shard: int
+) -> None:
+    """Append EOS per document, keep a carry-over, write a shard per ``blocks_per_shard``."""
     pending = np.zeros(0, dtype=np.int64)
     starts = np.zeros(0, dtype=np.int64)
     base = 0  # global index of pending[0]
-    for ids_batch in _encoded(backend, texts, batch_size):
+    for ids_batch in batches:
         docs = [np.asarray([*ids, m.eos_id], dtype=np.int64) for ids in ids_batch]
         m.num_documents += len(docs)
         lens = np.array([d.size for d in docs], dtype=np.int64)
         first = base + pending.size + np.concatenate([[0], np.cumsum(lens)[:-1]])
         pending = np.concatenate([pending, *docs])
         starts = np.concatenate([starts, np.repeat(first, lens)])
-        shard = block_size * blocks_per_shard
+        shard = m.block_size * blocks_per_shard
         while pending.size >= shard:
-            rel = starts[:shard] - base if respect_documents else None
+            rel = starts[:shard] - base if m.respect_documents else None
             _write_shard(out, pending[:shard], rel, m)
             pending, starts, base = pending[shard:], starts[shard:], base + shard
-    full = (pending.size // block_size) * block_size
+    full = (pending.size // m.block_size) * m.block_size
     if full:
-        _write_shard(out, pending[:full], starts[:full] - base if respect_documents else None, m)
+        _write_shard(out, pending[:full], starts[:full] - base if m.respect_documents else None, m)
     m.tokens_dropped = int(pending.size - full)
-    atomic_write_bytes(out / "manifest.json", json.dumps(asdict(m), indent=2).encode())
-    return m
 
 
 def _write_shard(out: Path, ids: np.ndarray, starts: np.ndarray | None, m: Manifest) -> None:
