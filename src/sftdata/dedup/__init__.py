@@ -23,7 +23,13 @@ step :class:`MinHashSignatures`, then :func:`band_keys`, :func:`candidate_pairs`
 from sftdata.dedup._apply import DUP_CLUSTER, DUP_OF
 from sftdata.dedup._decontam import CONTAMINATION, Decontaminate, EvalNgrams, decontaminate
 from sftdata.dedup._exact import EXACT_KEY, ExactKeys, exact_dedup
-from sftdata.dedup._hashing import NgramHashes, ngram_hashes, shingle_hash, shingle_hash64
+from sftdata.dedup._hashing import (
+    NgramHashes,
+    ngram_hashes,
+    ngram_hashes_multi,
+    shingle_hash,
+    shingle_hash64,
+)
 from sftdata.dedup._index import MinHashIndex
 from sftdata.dedup._lsh import (
     band_key,
@@ -80,6 +86,7 @@ __all__ = [
     "minhash_signatures",
     "near_duplicate_roots",
     "ngram_hashes",
+    "ngram_hashes_multi",
     "normalize_text",
     "optimal_bands",
     "permutations",
