@@ -112,10 +112,11 @@ def test_version_strings_are_not_ip_addresses(text, kept):
     assert redact_pii(text)[0] == text and kept in text
 
 
-def test_ip_rule_redacts_bare_dotted_quads_and_ipv6():
+def test_ip_rule_redacts_bare_dotted_quads_ranges_and_ipv6():
     assert redact_pii("from 10.0.0.1 and fe80::1ff:fe23:4567:890a")[0] == (
         "from <IP_ADDRESS> and <IP_ADDRESS>"
     )
+    assert redact_pii("pool 10.0.0.1-10.0.0.9")[0] == "pool <IP_ADDRESS>-<IP_ADDRESS>"
     spans = find_pii("mapped ::ffff:192.0.2.128 here")
     assert [(s.text, s.detail) for s in spans] == [("::ffff:192.0.2.128", "ipv6")]
 
@@ -155,6 +156,8 @@ def test_bad_arguments_fail_before_work():
         find_pii("x", types="email")
     with pytest.raises(SftDataError, match="tags"):
         redact_pii("x", tags={"email": 3})  # type: ignore[dict-item]
+    with pytest.raises(SftDataError, match="region"):
+        find_pii("x", region="Atlantis")
     with pytest.raises(RowError, match=r"safety\.not_text"):
         redact_pii(None)  # type: ignore[arg-type]
 

@@ -28,6 +28,7 @@ from sftdata.safety._apply import (
 from sftdata.safety._pii import (
     PII_TYPES,
     PIIType,
+    check_region,
     check_tags,
     check_types,
     find_pii,
@@ -121,8 +122,7 @@ class PIIFilter:
         check_tags(tags)
         set_(self, "tags", tuple(sorted(tags.items())))
         check_column(self.column)
-        if not isinstance(self.region, str) or len(self.region) != 2:
-            raise SftDataError(f"region must be a two-letter country code, got {self.region!r}")
+        check_region(self.region)
         if self.spans_column is not None and not isinstance(self.spans_column, str):
             raise SftDataError("spans_column must be a column name or None")
 

@@ -197,9 +197,9 @@ def find_ips(text: str) -> list[Hit]:
     IPv4 rule: four dot-separated decimal octets 0-255 (no leading zeros), not part of
     a longer dotted run (``1.2.3.4.5`` is not an address), and not right after a
     version cue: ``v1.2.3.4``, ``version 1.2.3.4``, ``build: 10.0.19041.1`` are version
-    numbers (see :data:`VERSION_CUES`), and so is one followed by ``-`` or ``.`` and a
-    letter or digit (``1.2.3.4-beta``; the first end of a range ``10.0.0.1-10.0.0.9`` is
-    missed by that rule). IPv6: colon-hex text that :class:`ipaddress.IPv6Address`
+    numbers (see :data:`VERSION_CUES`), and so is one followed by ``.`` and a letter or
+    digit, or by ``-`` and a letter (``1.2.3.4-beta``; both ends of ``10.0.0.1-10.0.0.9``
+    are addresses). IPv6: colon-hex text that :class:`ipaddress.IPv6Address`
     accepts and that holds a digit (``dead::beef`` in C++ is a scope, ``fe80::1`` an
     address); ``::ffff:192.0.2.1`` is one IPv6 span.
     """
@@ -229,8 +229,10 @@ def _ipv4(text: str) -> list[Hit]:
             after[:1].isalnum() or after[:1] == "_"
         ):
             continue
-        if after[:1] in ".-" and after[1:2].isalnum():  # 1.2.3.4.5, 1.2.3.4-beta
-            continue
+        if (after[:1] == "." and after[1:2].isalnum()) or (
+            after[:1] == "-" and after[1:2].isalpha()
+        ):
+            continue  # 1.2.3.4.5, 1.2.3.4-beta
         if _IPV4.fullmatch(m.group()) and not _is_version(text, start):
             hits.append((start, end, "ipv4"))
     return hits

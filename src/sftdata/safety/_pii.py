@@ -7,6 +7,23 @@
     -> "mail <EMAIL> or call <PHONE>"
        spans: [PIISpan("email", 5, 20, ...), PIISpan("phone", 29, 44, ...)]
 
+What each type means (details in each detector's docstring):
+
+===============  ====================================================================
+type             rule
+===============  ====================================================================
+``secret``       AWS / GitHub / Slack / OpenAI-style / Stripe / Google keys by shape,
+                 JWTs whose header decodes to JSON with ``alg``, private-key blocks,
+                 the value of ``password=`` / ``api_key: ...``-style assignments
+``email``        ASCII ``local@domain.tld`` (no IDN; ``icon@2x.png`` is a file name)
+``iban``         country code, its registry length, mod-97 checksum; compact or in 4s
+``credit_card``  13-19 digits, one separator kind, a card issuer prefix, Luhn check
+``ip_address``   dotted quads 0-255 not after a version cue (``version 1.2.3.4`` is
+                 kept), IPv6 that :mod:`ipaddress` accepts and that holds a digit
+``phone``        what ``phonenumbers`` matches as a valid, strictly grouped number
+                 (``region`` gives the country of numbers without ``+<code>``)
+===============  ====================================================================
+
 Offsets are ``str`` indices into the *original* text. Spans never overlap: when two
 detectors claim the same characters the stronger evidence wins, in the order of
 :data:`PII_TYPES` (a secret beats an email beats an IBAN ... beats a phone number).
@@ -19,6 +36,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
+
+import phonenumbers
 
 from sftdata._contract import RowError, SftDataError
 from sftdata.safety._numbers import find_cards, find_ibans, find_ips, find_phones
@@ -138,6 +157,14 @@ def check_types(types: Iterable[str], *, what: str = "types") -> tuple[PIIType, 
     return tuple(t for t in PII_TYPES if t in given)
 
 
+def check_region(region: str) -> None:
+    """Raise :class:`SftDataError` unless ``phonenumbers`` knows the region code (``"US"``)."""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SftDataError(
+            f"region must be a country code phonenumbers knows (e.g. 'US'), got {region!r}"
+        )
+
+
 def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
     """``DEFAULT_TAGS`` updated with ``tags``; every key a PII type, every value a string."""
     out = dict(DEFAULT_TAGS)
@@ -161,6 +188,7 @@ def find_pii(text: str, *, types: Iterable[str] = PII_TYPES, region: str = "US")
     """
     if not isinstance(text, str):
         raise RowError("safety.not_text", f"expected str, got {type(text).__name__}")
+    check_region(region)
     wanted = check_types(types)
     detectors = _detectors(region)
     starts: list[int] = []  # accepted spans, kept sorted, for the overlap check
