@@ -89,6 +89,10 @@ def _cmd_run(a: argparse.Namespace) -> int:
         from sftdata.engines import init_ray
 
         init_ray(address=a.address)
+        if a.no_progress:
+            import ray.data
+
+            ray.data.DataContext.get_current().enable_progress_bars = False
     result = run(spec, engine=a.engine, num_proc=a.num_proc, progress=not a.no_progress)
     if result.reused:
         print(f"reused finished work: {', '.join(result.reused)}")
@@ -129,12 +133,12 @@ def _cmd_show(a: argparse.Namespace) -> int:
 def _cmd_stats(a: argparse.Namespace) -> int:
     stats = importlib.import_module("sftdata.stats")
     rep = stats.report(load_dataset_any(a.path), tokenizer=_tokenizer(a.tokenizer))
-    print(rep.to_markdown())
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
         (a.out / "report.md").write_text(rep.to_markdown())
         (a.out / "report.json").write_text(json.dumps(rep.to_dict(), indent=2, default=str))
         rep.save_plots(str(a.out))
+    print(rep.to_markdown())
     return 0
 
 
@@ -182,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

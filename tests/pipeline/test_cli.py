@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sftdata as sd
-from sftdata.cli import main
+from sftdata.cli import load_dataset_any, main
 from tests.pipeline._helpers import STEPS, folder_bytes, text_spec, write_jsonl, write_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,3 +154,17 @@ def test_sigkill_mid_run_then_rerun_gives_identical_bytes(tmp_path: Path) -> Non
     assert b"reused finished work: input, " in out and b" parts)" in out
     assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished parts were reused
     assert folder_bytes(crash / "out") == folder_bytes(ref / "out")
+
+
+def test_stats_reports_on_a_run_output(tmp_path: Path, capsys) -> None:
+    """`sftdata stats OUT --out DIR` prints sd.stats.report's markdown and saves it with plots."""
+    write_jsonl(tmp_path / "rows.jsonl", [{"text": "word " * (i + 1)} for i in range(6)])
+    _cli(capsys, "run", str(write_spec(tmp_path, text_spec())), "--no-progress")
+    rc, out, _ = _cli(
+        capsys, "stats", str(tmp_path / "out" / "data"), "--out", str(tmp_path / "rep")
+    )
+    assert rc == 0
+    expected = sd.stats.report(load_dataset_any(tmp_path / "out" / "data")).to_markdown()
+    assert out.strip() == expected.strip()
+    assert (tmp_path / "rep" / "report.md").read_text() == expected
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())
