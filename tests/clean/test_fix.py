@@ -112,6 +112,8 @@ def test_bad_arguments_fail_early() -> None:
         FixText(max_blank_lines=True)
     with pytest.raises(sd.SftDataError, match="column"):
         FixText(column="body")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="roles"):
+        FixText(roles="assistant")  # type: ignore[arg-type]
 
 
 def test_bad_rows_are_rejected_not_raised() -> None:

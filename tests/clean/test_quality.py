@@ -144,6 +144,12 @@ def test_bad_arguments_fail_early() -> None:
         QualityFilter(max_dup_ngram_char_frac=((0, 0.1),))
     with pytest.raises(sd.SftDataError, match="column"):
         QualityFilter(column="body")  # type: ignore[arg-type]
+    with pytest.raises(sd.SftDataError, match="stop_words"):
+        QualityFilter(stop_words={"en": "the and of"})
+    with pytest.raises(sd.SftDataError, match="stop_words"):
+        QualityFilter(stop_words="the")
+    with pytest.raises(TypeError, match="roles"):
+        QualityFilter(roles="assistant")  # type: ignore[arg-type]
 
 
 def test_ten_megabytes_is_fast() -> None:

@@ -79,9 +79,11 @@ def test_dataset_sources_languages_markdown_and_plots(tmp_path: Path) -> None:
     md = r.to_markdown()
     for needle in ("| web | 2 |", "| fr | 1 |", "| quality.too_short | 1 |", "| 4 | 3 | 1 |"):
         assert needle in md
-    paths = r.save_plots(tmp_path / "plots")
-    assert [p.name for p in paths] == ["chars_hist.png"]
-    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    paths = r.save(tmp_path / "out")
+    assert [p.name for p in paths] == ["report.json", "report.md", "chars_hist.png"]
+    assert json.loads(paths[0].read_text())["drop_reasons"] == {"quality.too_short": 1}
+    assert paths[1].read_text() == md
+    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_counters_merge_with_report() -> None:

@@ -316,6 +316,10 @@ class FixText:
             )
         if self.column not in ("auto", "text", "messages"):
             raise SftDataError(f"FixText.column must be auto|text|messages, got {self.column!r}")
+        if isinstance(self.roles, str):
+            raise TypeError(
+                f"FixText.roles must be a tuple of roles, got the string {self.roles!r}"
+            )
         if self.roles is not None:
             object.__setattr__(self, "roles", tuple(self.roles))
 

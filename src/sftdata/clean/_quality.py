@@ -103,14 +103,13 @@ class QualityFilter:
     def __post_init__(self) -> None:
         _validate(self)
         # canonical, sorted tuples: the same fingerprint in every process
-        words = self.stop_words
-        pairs = words.items() if isinstance(words, Mapping) else words
-        canon = tuple(sorted((str(k), tuple(sorted({w.lower() for w in v}))) for k, v in pairs))
-        object.__setattr__(self, "stop_words", canon)
+        object.__setattr__(self, "stop_words", _canonical_stop_words(self.stop_words))
         for name in ("max_top_ngram_char_frac", "max_dup_ngram_char_frac"):
             value = getattr(self, name)
             items = value.items() if isinstance(value, Mapping) else value
             object.__setattr__(self, name, tuple(sorted((int(n), float(t)) for n, t in items)))
+        if isinstance(self.roles, str):
+            raise TypeError(f"QualityFilter.roles must be a tuple of roles, got {self.roles!r}")
         if self.roles is not None:
             object.__setattr__(self, "roles", tuple(self.roles))
 
@@ -155,6 +154,22 @@ def quality_reasons(text: str, *, language: str | None = None, **options: Any) -
     ['quality.mean_word_length', 'quality.stop_words']
     """
     return QualityFilter(**options).reasons(text, language=language)
+
+
+def _canonical_stop_words(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{lang: words}`` or ``((lang, words), ...)`` as sorted tuples (stable fingerprint)."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        out = []
+        for lang, words in pairs:
+            if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+                raise TypeError(f"the words of {lang!r} must be a list of str")
+            out.append((str(lang), tuple(sorted({w.lower() for w in words}))))
+    except (TypeError, ValueError) as e:
+        raise SftDataError(
+            f"QualityFilter.stop_words must map a language code to a list of words: {e}"
+        ) from e
+    return tuple(sorted(out))
 
 
 def _validate(f: QualityFilter) -> None:

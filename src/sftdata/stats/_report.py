@@ -97,6 +97,15 @@ class Report:
                 out += [f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
         return "\n".join(out) + "\n"
 
+    def save(self, directory: str | Path, *, plots: bool = True) -> list[Path]:
+        """Write ``report.json``, ``report.md`` and (``plots``) the PNG histograms."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "report.json").write_text(self.to_json() + "\n", encoding="utf-8")
+        (directory / "report.md").write_text(self.to_markdown(), encoding="utf-8")
+        paths = [directory / "report.json", directory / "report.md"]
+        return paths + (self.save_plots(directory) if plots else [])
+
     def save_plots(self, directory: str | Path) -> list[Path]:
         """Write one PNG histogram per length measure into ``directory``; return the paths.
 
