@@ -60,6 +60,31 @@ def test_batch_size_does_not_change_the_output(values, batch_size):
     assert ds["pii_spans"] == whole["pii_spans"]
 
 
+def test_messages_dataset_through_a_pipeline_of_safety_steps():
+    """A real datasets.Dataset of conversations: redaction, rejects and carried columns."""
+    from sftdata import Pipeline
+    from sftdata.safety import Blocklist
+
+    convs = [
+        [
+            {"role": "user", "content": "mail me: ann@example.com"},
+            {"role": "assistant", "content": "ok"},
+        ],
+        [
+            {"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"},
+            {"role": "assistant", "content": "no"},
+        ],
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "get lost, wanker"}],
+    ]
+    ds = Dataset.from_dict({"messages": convs, "id": [1, 2, 3]})
+    step = Pipeline((PIIFilter(), Blocklist()))
+    out = ds.map(step, batched=True, batch_size=2, features=PIIFilter().features(ds.features))
+    assert out["id"] == [1, 2, 3]
+    assert out["drop_reason"] == [None, "pii.secret", "safety.blocklist:en.wanker"]
+    assert out[0]["messages"][0] == {"role": "user", "content": "mail me: <EMAIL>"}
+    assert out[1]["messages"] == convs[1]
+
+
 def test_secret_rejects_the_row_and_keeps_its_text():
     text = "my key is AKIAIOSFODNN7EXAMPLE, mail ann@example.com"
     out = PIIFilter()({"text": [text]})

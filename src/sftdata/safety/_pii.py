@@ -57,9 +57,10 @@ DEFAULT_TAGS: dict[str, str] = {
     "phone": "<PHONE>",
 }
 
-# ASCII addresses; the look-behind stops a scan from restarting inside a local part.
+# ASCII addresses (an apostrophe may sit inside the local part: o'neil@...); the
+# look-behind stops a scan from restarting inside a local part.
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@"
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-][A-Za-z0-9._%+'-]{0,63}(?<!')@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}(?![A-Za-z0-9-])"
 )
 
