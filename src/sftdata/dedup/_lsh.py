@@ -214,9 +214,10 @@ def query_pairs(index_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         hit[hit] = sk[pos[hit]] == keys[hit, j]
         rows = np.flatnonzero(hit)
         parts.append(np.stack([rows, order[pos[hit]]], axis=1))
-    if not parts:
-        return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(parts).astype(np.int64), axis=0)
+    pairs = np.concatenate(parts).astype(np.int64) if parts else np.empty((0, 2), np.int64)
+    width = np.int64(len(index_keys) + 1)
+    code = np.unique(pairs[:, 0] * width + pairs[:, 1])  # sorted by (row, index row)
+    return np.stack([code // width, code % width], axis=1)
 
 
 def match_rows(
