@@ -26,14 +26,16 @@ The false-positive weight is the area under the curve left of the threshold
 minimising their weighted sum, exactly like datasketch's ``MinHashLSH`` optimiser
 (even weights give the b=9, r=13 above). With verification on, ``minhash_dedup``
 weights false negatives 0.95 instead (b=16, r=8: ``P = 0.95`` at ``s = 0.8``), since
-a false candidate then only costs one signature comparison. Verification (estimated Jaccard ``mean(sig_u == sig_v) >= threshold``) then removes
-most false positives; its standard error is ``sqrt(s(1-s)/num_perm)`` (0.035 at
-``s = 0.8``, 128 permutations).
+a false candidate then only costs one signature comparison. Verification (estimated
+Jaccard ``mean(sig_u == sig_v) >= threshold``) then removes most false positives;
+the estimate's standard error is ``sqrt(s(1-s)/num_perm)`` (0.035 at ``s = 0.8``
+with 128 permutations), so pairs within a few hundredths of the threshold can land
+on either side.
 
 **Why sorting.** Rows that share a band share that band's 64-bit key. ``argsort`` of
 one band's keys puts equal keys next to each other; each run of equal keys becomes a
 star of edges to its lowest row index. No dict of every key, memory O(n) per band,
-and the edge set is the same whatever the batch size or order of the input.
+and the edges depend only on the signatures, never on how rows were batched.
 """
 
 from __future__ import annotations
