@@ -231,10 +231,12 @@ def evaluate(
         import sftdata as sd
 
         kept, _ = sd.split_rejects(parse_file(str(heldout), parser))
-        rows = [sd.encode(m, tokenizer, template, max_length=max_length) for m in kept["messages"]]
+        step = sd.Encode(tokenizer, template, max_length=max_length)
+        encoded, rejected = sd.split_rejects(kept.map(step, batched=True))
         results["heldout"] = heldout_loss(
-            model, rows, pad_token_id=tokenizer.pad_token_id, batch_size=batch_size
+            model, encoded.to_list(), pad_token_id=tokenizer.pad_token_id, batch_size=batch_size
         )
+        results["heldout"]["rows_skipped"] = float(len(rejected))
     if choices is not None:
         results["choices"] = multiple_choice(
             model,
