@@ -27,7 +27,7 @@ def _jsonl(folder: Path) -> list[dict]:
     return rows
 
 
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(texts=st.lists(st.text(max_size=8), max_size=25))
 def test_run_equals_the_same_steps_through_datasets_map(tmp_path_factory, texts) -> None:
     """The runner's kept rows and reasons equal ds.map(Pipeline) + split_rejects + the global pass."""
@@ -148,3 +148,22 @@ def test_hf_output_and_report(tmp_path: Path) -> None:
     counts = json.loads((tmp_path / "out" / "report" / "counters.json").read_text())
     assert counts["total"]["rows_in"] == 8
     assert [s["step"] for s in counts["steps"]] == ["input", f"{STEPS}:Upper"]
+
+
+def test_every_input_format_reads_the_same_rows(tmp_path: Path) -> None:
+    """jsonl, json, parquet, csv, text and a saved dataset folder give the same rows, tagged by source."""
+    texts = ["first row", "second, with a comma", 'third "quoted"', "fourth café"]
+    write_jsonl(tmp_path / "a.jsonl", [{"text": t} for t in texts])
+    (tmp_path / "b.json").write_text(json.dumps([{"text": t} for t in texts]))
+    datasets.Dataset.from_dict({"text": texts}).to_parquet(str(tmp_path / "c.parquet"))
+    datasets.Dataset.from_dict({"text": texts}).to_csv(str(tmp_path / "d.csv"), index=False)
+    (tmp_path / "e.txt").write_text("\n".join(texts) + "\n")
+    datasets.Dataset.from_dict({"text": texts}).save_to_disk(str(tmp_path / "f_saved"))
+    names = ["a.jsonl", "b.json", "c.parquet", "d.csv", "e.txt", "f_saved"]
+    inputs = "".join(f"  - {{path: {n}, source: {n.split('.')[0]}}}\n" for n in names)
+    spec = f"inputs:\n{inputs}output: {{path: out, format: jsonl}}\n"
+    result = run(load_spec(write_spec(tmp_path, spec)), progress=False)
+    rows = _jsonl(tmp_path / "out")
+    assert result.counters.rejected == 0
+    assert [r["text"] for r in rows] == texts * len(names)
+    assert [r["source"] for r in rows] == [n.split(".")[0] for n in names for _ in texts]
