@@ -194,15 +194,17 @@ def _word_spans(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     is_word = (raw != 32) & (raw != 1)
     prev_word = np.concatenate(([False], is_word[:-1]))
     raw_word_start = np.flatnonzero(is_word & ~prev_word)
-    doc_sep = np.flatnonzero(raw == 1)
-    doc_of_word = np.searchsorted(doc_sep, raw_word_start)
-    counts = np.bincount(doc_of_word, minlength=len(texts)).astype(np.int64)
+    # words per document: word starts between consecutive separators (D searches, not W)
+    bounds = np.concatenate(([0], np.flatnonzero(raw == 1) + 1, [len(raw) + 1]))
+    counts = np.diff(np.searchsorted(raw_word_start, bounds)).astype(np.int64)
     keep = is_word | prev_word  # words plus the first separator byte after each word
     arr = raw[keep]
-    arr[arr == 1] = 32
-    word = arr != 32
-    wstart = np.flatnonzero(word & ~np.concatenate(([False], word[:-1])))
-    wend = np.flatnonzero(word & ~np.concatenate((word[1:], [False]))) + 1
-    if len(wstart) == 0:  # no words at all: one dummy span so indexing stays valid
+    # arr is word, one separator, word, one separator, ...: the separators delimit words
+    seps = np.flatnonzero((arr == 32) | (arr == 1))
+    arr[seps] = 32
+    n_words = len(raw_word_start)
+    wstart = np.concatenate(([0], seps + 1))[:n_words].astype(np.int64)
+    wend = np.concatenate((seps, [len(arr)]))[:n_words].astype(np.int64)
+    if n_words == 0:  # no words at all: one dummy span so indexing stays valid
         wstart, wend = np.zeros(1, np.int64), np.zeros(1, np.int64)
     return arr, wstart, wend, counts
