@@ -9,7 +9,8 @@ Steps work on the ``text`` column or on every message of ``messages`` (see
 """
 
 from sftdata.clean._apply import judge_texts, map_texts, pick_column, row_texts
-from sftdata.clean._fix import FixText, fix_text, ftfy_fix
+from sftdata.clean._fix import FixText, fix_text
+from sftdata.clean._ftfy_fast import ftfy_fix
 from sftdata.clean._langid import LangId, detect_language
 from sftdata.clean._quality import GOPHER_STOP_WORDS, QualityFilter, quality_reasons
 
