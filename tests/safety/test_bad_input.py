@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sftdata import Pipeline, split_rejects
 from sftdata.safety import Blocklist, ClassifierFilter, PIIFilter, redact_pii
-from tests.safety.test_classifier import upper_share
+from tests.safety.scorers import upper_share
 from tests.strategies import json_like
 
 # every code point, lone surrogates and NUL included
@@ -78,7 +78,7 @@ def test_fingerprints_are_stable_across_processes():
     code = (
         "from datasets.fingerprint import Hasher\n"
         "from sftdata.safety import Blocklist, ClassifierFilter, PIIFilter\n"
-        "from tests.safety.test_classifier import upper_share\n"
+        "from tests.safety.scorers import upper_share\n"
         f"print(' '.join(Hasher.hash(s) for s in {FINGERPRINT_STEPS}))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

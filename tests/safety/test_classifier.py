@@ -10,12 +10,8 @@ from hypothesis import strategies as st
 
 from sftdata import SftDataError
 from sftdata.safety import ClassifierFilter, score_texts
+from tests.safety.scorers import upper_share
 from tests.strategies import conversations, plain_text
-
-
-def upper_share(texts: list[str]) -> list[float]:
-    """A real, simple scorer: the share of upper-case letters in each text."""
-    return [sum(c.isupper() for c in t) / max(1, sum(c.isalpha() for c in t)) for t in texts]
 
 
 @given(st.lists(plain_text, max_size=10), st.floats(0.0, 1.0))

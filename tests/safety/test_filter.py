@@ -9,9 +9,10 @@ from datasets import Dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sftdata import Counters, RowError, SftDataError, split_rejects
-from sftdata.safety import PIIFilter, filter_pii, find_pii
+from sftdata import Counters, Pipeline, RowError, SftDataError, split_rejects
+from sftdata.safety import Blocklist, ClassifierFilter, PIIFilter, filter_pii, find_pii
 from tests.safety.pii_values import PII_VALUES, filler_words
+from tests.safety.scorers import upper_share
 from tests.strategies import conversations, json_like
 
 pii_or_words = st.one_of(filler_words, *PII_VALUES.values())
@@ -22,7 +23,7 @@ ALLOWED = {"pii.secret", "pii.credit_card", "safety.not_text", "safety.not_messa
 
 
 @given(st.lists(st.one_of(texts, junk), max_size=12))
-@settings(max_examples=40)
+@settings(max_examples=25)
 def test_every_text_row_is_kept_or_rejected_with_a_reason(values):
     """rows in == kept + rejected, reasons come from the documented set, kept rows hold no PII."""
     step = PIIFilter(reject=("secret", "credit_card"), redact=("email", "phone", "iban"))
@@ -36,7 +37,7 @@ def test_every_text_row_is_kept_or_rejected_with_a_reason(values):
 
 
 @given(st.lists(conversations(text=texts), min_size=1, max_size=5))
-@settings(max_examples=30)
+@settings(max_examples=15)
 def test_messages_rows_keep_roles_and_redact_every_content(convs):
     """Each message keeps its role and gets exactly the redaction its content alone would get."""
     out = PIIFilter(reject=())({"messages": convs})
@@ -62,9 +63,6 @@ def test_batch_size_does_not_change_the_output(values, batch_size):
 
 def test_messages_dataset_through_a_pipeline_of_safety_steps():
     """A real datasets.Dataset of conversations: redaction, rejects and carried columns."""
-    from sftdata import Pipeline
-    from sftdata.safety import Blocklist
-
     convs = [
         [
             {"role": "user", "content": "mail me: ann@example.com"},
@@ -83,6 +81,16 @@ def test_messages_dataset_through_a_pipeline_of_safety_steps():
     assert out["drop_reason"] == [None, "pii.secret", "safety.blocklist:en.wanker"]
     assert out[0]["messages"][0] == {"role": "user", "content": "mail me: <EMAIL>"}
     assert out[1]["messages"] == convs[1]
+
+
+@given(st.lists(st.one_of(texts, junk), min_size=1, max_size=10), st.data())
+@settings(max_examples=25)
+def test_every_safety_step_gives_the_same_rows_split_into_any_batches(values, data):
+    """step(batch) == step(first part) + step(rest), for PIIFilter, Blocklist, ClassifierFilter."""
+    cut = data.draw(st.integers(0, len(values)))
+    for step in (PIIFilter(), Blocklist(), ClassifierFilter(scorer=upper_share, threshold=0.5)):
+        whole, first, rest = (step({"text": v}) for v in (values, values[:cut], values[cut:]))
+        assert whole == {k: first[k] + rest[k] for k in whole}
 
 
 def test_secret_rejects_the_row_and_keeps_its_text():
