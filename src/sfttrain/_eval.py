@@ -220,7 +220,6 @@ def evaluate(
     their assistant tokens. ``choices``: multiple-choice rows. ``generation``:
     question/answer rows. Returns ``{"heldout": {...}, "choices": {...}, ...}``.
     """
-    from sfttrain._data import parse_file
     from sfttrain._generate import load_for_inference
 
     if heldout is None and choices is None and generation is None:
@@ -228,15 +227,9 @@ def evaluate(
     model, tokenizer, template = load_for_inference(model_path)
     results: dict[str, dict[str, float]] = {}
     if heldout is not None:
-        import sftdata as sd
-
-        kept, _ = sd.split_rejects(parse_file(str(heldout), parser))
-        step = sd.Encode(tokenizer, template, max_length=max_length)
-        encoded, rejected = sd.split_rejects(kept.map(step, batched=True))
-        results["heldout"] = heldout_loss(
-            model, encoded.to_list(), pad_token_id=tokenizer.pad_token_id, batch_size=batch_size
+        results["heldout"] = _heldout_file(
+            model, tokenizer, template, heldout, parser, max_length, batch_size
         )
-        results["heldout"]["rows_skipped"] = float(len(rejected))
     if choices is not None:
         results["choices"] = multiple_choice(
             model,
@@ -256,3 +249,26 @@ def evaluate(
             batch_size=batch_size,
         )
     return results
+
+
+def _heldout_file(
+    model: Any,
+    tokenizer: Any,
+    template: Any,
+    path: str | Path,
+    parser: str | None,
+    max_length: int,
+    batch_size: int,
+) -> dict[str, float]:
+    """Held-out loss of a chat file; rows longer than ``max_length`` are skipped and counted."""
+    import sftdata as sd
+    from sfttrain._data import parse_file
+
+    kept, _ = sd.split_rejects(parse_file(str(path), parser))
+    step = sd.Encode(tokenizer, template, max_length=max_length)
+    encoded, rejected = sd.split_rejects(kept.map(step, batched=True))
+    out = heldout_loss(
+        model, encoded.to_list(), pad_token_id=tokenizer.pad_token_id, batch_size=batch_size
+    )
+    out["rows_skipped"] = float(len(rejected))
+    return out
