@@ -149,3 +149,21 @@ def judge_texts(
             reasons[i] = e.reason
     out[DROP_REASON] = reasons
     return out
+
+
+def step_features(input_features: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
+    """``datasets.Features`` of a text step's output: the input, ``drop_reason`` and ``extra``.
+
+    Text steps keep every input column and its type; pass the result as
+    ``ds.map(step, batched=True, features=...)`` so that a first batch without any
+    reject cannot type ``drop_reason`` as ``null``.
+
+    >>> import datasets
+    >>> step_features(datasets.Features({"text": datasets.Value("string")}))["drop_reason"]
+    Value('string')
+    """
+    import datasets
+
+    return datasets.Features(
+        {**input_features, DROP_REASON: datasets.Value("string"), **(extra or {})}
+    )

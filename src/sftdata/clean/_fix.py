@@ -25,10 +25,12 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sftdata._contract import Batch, RowError, SftDataError
-from sftdata.clean._apply import Column, map_texts
+from sftdata.clean._apply import Column, map_texts, step_features
 from sftdata.clean._ftfy_fast import SURROGATES, Normalization, ftfy_fix
 
 #: Upper bound on repeated passes (each pass is a no-op scan once the text is clean).
@@ -197,6 +199,10 @@ class FixText:
         ):
             text = unicodedata.normalize(self.normalization, text)
         return text
+
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """Output ``datasets.Features``: the input's plus ``drop_reason`` (see ``sd.apply``)."""
+        return step_features(input_features)
 
     def __call__(self, batch: Batch) -> Batch:
         return map_texts(batch, self.fix, step="clean", column=self.column, roles=self.roles)

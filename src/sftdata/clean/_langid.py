@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.clean._apply import Column, pick_column, row_texts
+from sftdata.clean._apply import Column, pick_column, row_texts, step_features
 
 Detector = Callable[[str], tuple[str, float]]
 UNDETERMINED = "und"
@@ -101,6 +101,16 @@ class LangId:
         """Language of one text with this step's detector and ``min_score``."""
         lang, score = detect_language(text, detector=self.detector)
         return (UNDETERMINED if score < self.min_score else lang), score
+
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """Output ``datasets.Features``: the input's, ``drop_reason`` and the language columns."""
+        import datasets
+
+        extra = {
+            self.language_column: datasets.Value("string"),
+            self.score_column: datasets.Value("float64"),
+        }
+        return step_features(input_features, extra)
 
     def __call__(self, batch: Batch) -> Batch:
         name = pick_column(batch, self.column)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sftdata._contract import Batch, SftDataError
-from sftdata.clean._apply import Column, judge_texts
+from sftdata.clean._apply import Column, judge_texts, step_features
 
 #: Gopher's English stop words (a document must hold at least two of them).
 GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
@@ -134,6 +134,10 @@ class QualityFilter:
         are not computed for it.
         """
         return list(_iter_reasons(self, text, language or self.default_language))
+
+    def features(self, input_features: Mapping[str, Any]) -> Any:
+        """Output ``datasets.Features``: the input's plus ``drop_reason`` (see ``sd.apply``)."""
+        return step_features(input_features)
 
     def __call__(self, batch: Batch) -> Batch:
         langs = batch.get(self.language_column)
