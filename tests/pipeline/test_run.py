@@ -167,3 +167,18 @@ def test_every_input_format_reads_the_same_rows(tmp_path: Path) -> None:
     assert result.counters.rejected == 0
     assert [r["text"] for r in rows] == texts * len(names)
     assert [r["source"] for r in rows] == [n.split(".")[0] for n in names for _ in texts]
+
+
+def test_a_damaged_work_part_is_recomputed(tmp_path: Path) -> None:
+    """A truncated part in an unfinished stage is not reused: the rerun rewrites it, same bytes."""
+    write_jsonl(tmp_path / "rows.jsonl", [{"text": "x" * (i % 7)} for i in range(30)])
+    spec = load_spec(write_spec(tmp_path, text_spec(steps=SPEC_STEPS)))
+    run(spec, progress=False)
+    before = folder_bytes(tmp_path / "out")
+    (stage,) = (tmp_path / "out" / ".data.work").glob("01-map-*")
+    (stage / "_DONE.json").unlink()
+    part = stage / "part-00001.parquet"
+    part.write_bytes(part.read_bytes()[:20])
+    result = run(spec, progress=False)
+    assert any("(5/6 parts)" in r for r in result.reused)
+    assert folder_bytes(tmp_path / "out") == before

@@ -250,14 +250,20 @@ def concat(tables: list[pa.Table]) -> pa.Table:
         raise SftDataError(f"inputs disagree on a column's type: {e}") from None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file and a rename (never half-written)."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temp file and a rename (never half-written).
+
+    The rename makes the write atomic for readers and against a killed process;
+    ``durable`` also fsyncs the file first, so it survives a power cut (final outputs).
+    Work files skip the fsync: a lost one is simply recomputed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -279,8 +285,11 @@ def table_bytes(table: pa.Table, fmt: str) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-def write_table_atomic(table: pa.Table, path: Path, fmt: str = "parquet") -> None:
-    atomic_write_bytes(path, table_bytes(table, fmt))
+def write_table_atomic(
+    table: pa.Table, path: Path, fmt: str = "parquet", *, durable: bool = False
+) -> None:
+    """A work file: atomic (temp + rename), not fsynced unless ``durable``."""
+    atomic_write_bytes(path, table_bytes(table, fmt), durable=durable)
 
 
 def read_table(path: Path) -> pa.Table:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
@@ -84,7 +85,9 @@ def _done(folder: Path) -> dict[str, Any] | None:
 
 
 def _mark_done(folder: Path, info: dict[str, Any]) -> None:
-    atomic_write_bytes(folder / "_DONE.json", json.dumps(info, sort_keys=True).encode())
+    atomic_write_bytes(
+        folder / "_DONE.json", json.dumps(info, sort_keys=True).encode(), durable=False
+    )
 
 
 def _load_stage(folder: Path) -> tuple[pa.Table, pa.Table]:
@@ -147,6 +150,15 @@ def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:
     return table.append_column(name, col)
 
 
+def _complete(part: Path) -> bool:
+    """A finished part: present and with a readable parquet footer (work files skip fsync)."""
+    try:
+        pq.read_metadata(part)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return True
+
+
 # The table a forked worker slices its part from (set before the pool forks).
 _SHARED: dict[str, Any] = {}
 
@@ -172,7 +184,7 @@ def _run_map_local(
 ) -> list[str]:
     n_parts = max(1, -(-table.num_rows // rows))
     names = [f"part-{i:05d}.parquet" for i in range(n_parts)]
-    todo = [i for i, n in enumerate(names) if not (folder / n).exists()]
+    todo = [i for i, n in enumerate(names) if not _complete(folder / n)]
     if len(todo) < n_parts:
         reused.append(f"{stage.label} ({n_parts - len(todo)}/{n_parts} parts)")
     fn = TrackedSteps(stage.steps, stage.names)
