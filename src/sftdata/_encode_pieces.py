@@ -9,6 +9,8 @@ build)::
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,12 +107,9 @@ def _encode_pieces(tokenizer: Any, texts: list[list[str]]) -> list[list[_Span]]:
         backend.encode_special_tokens = before
     out: list[list[_Span]] = [[] for _ in texts]
     for i, enc in zip(rows, encodings, strict=True):
-        ids, pos = enc.ids, 0
-        for w in range(len(texts[i])):
-            span = enc.word_to_tokens(w)  # None: the piece gave no token
-            a, b = span if span is not None else (pos, pos)
-            out[i].append((enc, a, b, ids))
-            pos = b
+        ids, words = enc.ids, enc.word_ids  # words: the piece of each token, non-decreasing
+        bounds = [bisect.bisect_left(words, w) for w in range(len(texts[i]) + 1)]
+        out[i] = [(enc, a, b, ids) for a, b in itertools.pairwise(bounds)]
     return out
 
 

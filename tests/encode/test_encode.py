@@ -44,7 +44,7 @@ def _trained_ranges(tokenizer: Any, template: Any, messages: list[dict[str, str]
     return out
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(data=st.data(), name=st.sampled_from(FAMILIES))
 def test_ids_equal_the_template_reference(
     data: st.DataObject, name: str, llama_tokenizer: Any, chatml_tokenizer: Any
@@ -60,7 +60,7 @@ def test_ids_equal_the_template_reference(
     assert row["attention_mask"].dtype == np.int8 and row["attention_mask"].all()
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(
     data=st.data(), name=st.sampled_from(FAMILIES), loss_on=st.sampled_from(["assistant", "last"])
 )
@@ -86,7 +86,7 @@ def test_trained_tokens_are_exactly_those_touching_trained_segments(
             )
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(messages=conversations(text=st.one_of(words, visible_content.filter(str.isprintable))))
 def test_decoding_each_trained_run_gives_the_answer_and_its_end_token(
     messages: list[dict[str, str]], chatml_tokenizer: Any
@@ -109,7 +109,7 @@ def test_decoding_each_trained_run_gives_the_answer_and_its_end_token(
         assert decoded in (answer + "<|im_end|>", answer[1:] + "<|im_end|>")
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(
     messages=conversations(
         text=st.sampled_from(["</s>", "<s>", "[INST]", "a </s> b", "<|im_end|>"])

@@ -33,7 +33,7 @@ class _Spans(HTMLParser):
         self.links += [v for k, v in attrs if k in ("src", "href") and v]
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(messages=conversations(text=words))
 def test_token_texts_rebuild_the_decoded_row_and_follow_labels(
     messages: list[dict[str, str]], llama_tokenizer: Any
