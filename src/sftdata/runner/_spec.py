@@ -298,6 +298,8 @@ def _tokenize(value: Any, base: Path, loc: Located) -> TokenizeSpec:
 
 def parse_spec(data: Any, loc: Located, base: Path) -> PipelineSpec:
     """Validate spec ``data`` (already parsed YAML); paths resolve against ``base``."""
+    from sftdata.runner._io import check_writable
+
     top = _mapping(data, (), loc, _TOP_KEYS)
     if "output" not in top:
         raise loc.error((), "missing 'output'")
@@ -312,6 +314,9 @@ def parse_spec(data: Any, loc: Located, base: Path) -> PipelineSpec:
         rep = top["report"] if isinstance(top["report"], dict) else {"path": top["report"]}
         rep = _mapping(rep, ("report",), loc, ("path",))
         report = _join(base, _str(rep.get("path"), ("report", "path"), loc))
+        problem = check_writable(report)
+        if problem:
+            raise loc.error(("report", "path"), problem)
     opts = _mapping(top.get("options") or {}, ("options",), loc, _OPTION_KEYS)
     tokenize = _tokenize(top["tokenize"], base, loc) if top.get("tokenize") is not None else None
     return PipelineSpec(
