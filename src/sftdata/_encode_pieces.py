@@ -213,7 +213,7 @@ def apply_limit(
     if truncation == "drop":
         raise RowError("encode.too_long", f"{n} tokens > max_length {max_length}")
     labels = labels[:max_length]
-    if all(t == IGNORE_INDEX for t in labels):
+    if labels.count(IGNORE_INDEX) == max_length:
         raise RowError(
             "encode.no_trained_tokens", f"truncating {n} to {max_length} tokens leaves no label"
         )
@@ -241,7 +241,7 @@ def finish(
         if row is not None and reasons[i] is None:
             try:
                 ids, labels, cut = limit(*row)
-                if all(t == IGNORE_INDEX for t in labels):
+                if labels.count(IGNORE_INDEX) == len(labels):  # C-speed scan
                     raise RowError("encode.no_trained_tokens", "no token carries loss")
                 cols["input_ids"].append(np.asarray(ids, dtype=np.int32))
                 cols["labels"].append(np.asarray(labels, dtype=np.int32))
