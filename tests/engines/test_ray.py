@@ -128,3 +128,18 @@ def test_ray_run_equals_local_run(tmp_path: Path) -> None:
     counters = results["local"][0]
     assert counters.dropped["dedup.exact"] == 31 and counters.kept >= 9
     assert results["ray"] == results["local"]
+
+
+def test_cli_engine_ray(tmp_path: Path, capsys) -> None:
+    """`sftdata run --engine ray` exits 0 and writes what the local engine writes."""
+    from sftdata.cli import main
+
+    outs = []
+    for engine in ("local", "ray"):
+        d = tmp_path / engine
+        write_jsonl(d / "rows.jsonl", [{"text": f"line {i % 4}"} for i in range(20)])
+        spec = write_spec(d, "inputs: [rows.jsonl]\nsteps: [dedup.exact]\noutput: {path: out}\n")
+        assert main(["run", str(spec), "--engine", engine, "--no-progress"]) == 0
+        outs.append(folder_bytes(d / "out"))
+    assert "dedup.exact" in capsys.readouterr().out
+    assert outs[0] == outs[1]
