@@ -131,6 +131,22 @@ def test_secret_details_and_assignment_value_only():
     assert redact_pii(text)[0] == 'aws <SECRET>\n"password": "<SECRET>"'
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "token = tokenizer(text)",
+        "password = request.form['password']",
+        "secret_key = settings.SECRET_KEY",
+        "self.token = token",
+        'password: "${DB_PASSWORD}"',
+        "Password: required",
+    ],
+)
+def test_code_and_prose_about_secrets_are_not_secrets(code):
+    """The documented assignment rule: names, dotted names, calls and placeholders are kept."""
+    assert find_pii(code) == []
+
+
 def test_private_key_block_is_one_span_up_to_its_end_marker():
     key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBk9\nAwEHoUQDQgAE\n-----END EC PRIVATE KEY-----"
     out, spans = redact_pii(f"key:\n{key}\nthanks")

@@ -56,6 +56,8 @@ _ASSIGN = re.compile(
     r"|(?P<v>[^\s\"',;]{1,200}))",
     re.IGNORECASE,
 )
+_CODE_VALUE = re.compile(r"[()\[\]{}]")
+_NAME_VALUE = re.compile(r"[A-Za-z_]+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _PLACEHOLDER = re.compile(r"[*xX.•_-]+|[$<{%].*|(?i:null|none|true|false|redacted|changeme)")
 
 
@@ -107,6 +109,14 @@ def _private_keys(text: str) -> list[Hit]:
 
 
 def _assignments(text: str) -> list[Hit]:
+    """Values of ``key = value`` / ``"key": "value"`` where the key names a secret.
+
+    An unquoted value that reads as code or prose is not a secret: a bare word
+    (``password: required``, ``token = token``), a dotted name
+    (``settings.SECRET_KEY``), or an expression with brackets (``get_key()``,
+    ``request.form['password']``). Quoted values count unless they are placeholders
+    (``"****"``, ``"${DB_PASSWORD}"``, ``"<password>"``).
+    """
     hits: list[Hit] = []
     for m in _ASSIGN.finditer(text):
         quoted = m.group("qv") is not None
@@ -114,9 +124,7 @@ def _assignments(text: str) -> list[Hit]:
         value = m.group(group)
         if _PLACEHOLDER.fullmatch(value) or len(value) < 4:
             continue
-        # Prose such as "Password: required" is not an assignment: an unquoted value
-        # after ':' must look like a secret (hold a digit or a symbol).
-        if not quoted and m.group("sep") == ":" and value.isalpha():
+        if not quoted and (_CODE_VALUE.search(value) or _NAME_VALUE.fullmatch(value)):
             continue
         hits.append((m.start(group), m.end(group), "assignment"))
     return hits
