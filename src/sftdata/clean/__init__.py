@@ -8,7 +8,7 @@ Steps work on the ``text`` column or on every message of ``messages`` (see
 :mod:`sftdata.clean._apply`, which other text areas reuse).
 """
 
-from sftdata.clean._apply import judge_texts, map_texts, pick_column, row_texts
+from sftdata.clean._apply import judge_texts, map_texts, pick_column, row_texts, step_features
 from sftdata.clean._fix import FixText, fix_text
 from sftdata.clean._ftfy_fast import ftfy_fix
 from sftdata.clean._langid import LangId, detect_language
@@ -27,4 +27,5 @@ __all__ = [
     "pick_column",
     "quality_reasons",
     "row_texts",
+    "step_features",
 ]
