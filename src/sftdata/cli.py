@@ -97,6 +97,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if result.reused:
         print(f"reused finished work: {', '.join(result.reused)}")
     print(result.table())
+    if result.timings:
+        print(result.speed_table())
     print(f"output: {spec.output.path} ({result.counters.kept} rows)")
     if spec.rejects:
         print(f"rejects: {spec.rejects.path} ({result.counters.rejected} rows)")

@@ -96,6 +96,7 @@ def test_rerun_reuses_finished_stages_and_writes_the_same_bytes(tmp_path: Path) 
     ]
     assert folder_bytes(tmp_path / "out") == before
     assert second.counters == first.counters
+    assert [t[0] for t in first.timings] == second.reused[1:] and second.timings == []
     assert pq.read_table(tmp_path / "out" / "data" / "part-00000.parquet").column_names == [
         "text",
         "source",

@@ -18,6 +18,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,15 @@ class RunResult:
     output_files: list[Path]
     rejects_files: list[Path]
     reused: list[str] = field(default_factory=list)
+    timings: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def speed_table(self) -> str:
+        """Rows in, seconds and rows/s of every stage this run computed."""
+        lines = []
+        for label, rows, secs in self.timings:
+            rate = f"{rows / secs:,.0f} rows/s" if secs > 0 else "-"
+            lines.append(f"{label}: {rows} rows in {secs:.2f} s ({rate})")
+        return "\n".join(lines)
 
     def table(self) -> str:
         """Counts per step and reason, as a plain-text table."""
@@ -271,8 +281,10 @@ def execute(
     rows_in = int(info["rows_in"])
     all_rejected = [rejected]
     per_step = _input_counters(rows_in, info.get("parsers", {}), rejected)
+    timings: list[tuple[str, int, float]] = []
     for stage in plan.stages:
         folder = plan.work_dir / stage_dir_name(stage)
+        start = time.perf_counter()
         if _done(folder) is not None:
             reused.append(stage.label)
         elif stage.kind == "map":
@@ -281,6 +293,8 @@ def execute(
             _mark_done(folder, {"parts": parts})
         else:
             _run_global(stage, kept, folder, plan, engine, progress)
+        if stage.label not in reused:
+            timings.append((stage.label, kept.num_rows, time.perf_counter() - start))
         before = kept.num_rows
         kept, rejected = _load_stage(folder)
         all_rejected.append(rejected)
@@ -288,7 +302,7 @@ def execute(
     rejects = concat(all_rejected)
     total = Counters(rows_in, kept.num_rows, _reasons(rejects))
     out_files, rej_files = write_outputs(spec, kept, rejects, total, per_step)
-    return RunResult(total, per_step, out_files, rej_files, reused)
+    return RunResult(total, per_step, out_files, rej_files, reused, timings)
 
 
 def _run_stage_map(
