@@ -57,7 +57,9 @@ def load_model(cfg: TrainConfig) -> Any:
             model, use_gradient_checkpointing=cfg.gradient_checkpointing
         )
     elif cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
         model.enable_input_require_grads()
     return add_lora(model, cfg)
 

@@ -75,7 +75,8 @@ def training_arguments(cfg: TrainConfig) -> Any:
         max_steps=cfg.max_steps,
         max_grad_norm=cfg.max_grad_norm,
         optim=cfg.optim,
-        gradient_checkpointing=cfg.gradient_checkpointing and cfg.method == "full",
+        # LoRA / QLoRA models get checkpointing in load_model (inputs must require grad)
+        activation_checkpointing=cfg.gradient_checkpointing and cfg.method == "full",
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
         seed=cfg.seed,

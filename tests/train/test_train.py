@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sfttrain import Prepared
+from sfttrain._data import pack_rows
 
 from .conftest import base_config, encoded_rows
 
@@ -24,13 +25,14 @@ def _falls(losses: tuple[float, ...]) -> bool:
     [
         ("full", {"learning_rate": 3e-3}),
         ("lora", {}),
+        ("lora", {"gradient_checkpointing": True, "packing": True}),
         ("qlora", {"optim": "paged_adamw_32bit"}),
     ],
 )
 def test_loss_falls_on_overfit_set(
     method: str, extra: dict[str, Any], tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
 ) -> None:
-    """Property: full, LoRA and QLoRA (NF4 + paged AdamW) each lower the loss on 6 chats."""
+    """Property: full, LoRA (also checkpointed + packed) and QLoRA (NF4 + paged AdamW) lower the loss."""
     from transformers import TrainerCallback
 
     from sfttrain import train
@@ -44,7 +46,11 @@ def test_loss_falls_on_overfit_set(
             seen["lora"] = sum(k.__module__.startswith("peft.tuners.lora") for k in kinds)
 
     cfg = base_config(tiny_model_dir, tmp_path / method, method=method, **extra)
-    prepared = Prepared(train=encoded_rows(tiny_tokenizer), eval=None)
+    rows = encoded_rows(tiny_tokenizer)
+    if cfg.packing:  # sd.pack rows: position_ids restart per sample, no attention_mask
+        rows = pack_rows(rows, 128)[0]
+        assert "position_ids" in rows.column_names
+    prepared = Prepared(train=rows, eval=None)
     result = train(cfg, prepared=prepared, callbacks=[CountLayers()])
     assert result.steps == 6
     assert _falls(result.losses), result.losses
