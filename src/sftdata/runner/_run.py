@@ -234,6 +234,10 @@ def _run_global(
     bar.update(table.num_rows)
     bar.close()
     if rejected.num_rows:
+        if DROP_REASON not in rejected.column_names:  # a pass that forgot the reason
+            rejected = rejected.append_column(
+                DROP_REASON, pa.array([f"{name}.rejected"] * rejected.num_rows, pa.string())
+            )
         by = pa.array([name] * rejected.num_rows, pa.string())
         rejected = rejected.drop_columns([c for c in (REJECTED_BY,) if c in rejected.column_names])
         write_table_atomic(rejected.append_column(REJECTED_BY, by), folder / "rejects.parquet")
