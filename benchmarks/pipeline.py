@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -62,13 +64,22 @@ def make_rows(n: int) -> list[dict[str, str]]:
     return rows
 
 
-def timed_run(folder: Path, *, engine: str, num_proc: int) -> tuple[float, int]:
+def _cpu() -> float:
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_run(folder: Path, *, engine: str, num_proc: int) -> tuple[float, int, float]:
+    """Wall seconds, rows in, and CPU seconds (this process + its workers) of one fresh run."""
     spec = load_spec(folder / "pipeline.yaml")
     shutil.rmtree(folder / "out", ignore_errors=True)
     shutil.rmtree(folder / ".out.work", ignore_errors=True)
-    start = time.perf_counter()
+    cpu, start = _cpu(), time.perf_counter()
     result = run(spec, engine=engine, num_proc=num_proc, progress=False)  # type: ignore[arg-type]
-    return time.perf_counter() - start, result.counters.rows_in
+    return time.perf_counter() - start, result.counters.rows_in, _cpu() - cpu
 
 
 def output_bytes(folder: Path) -> dict[str, bytes]:
@@ -87,13 +98,16 @@ def main() -> None:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     (folder / "pipeline.yaml").write_text(SPEC)
     timed_run(folder, engine="local", num_proc=1)  # warm imports and caches
-    t1, n = timed_run(folder, engine="local", num_proc=1)
+    t1, n, c1 = timed_run(folder, engine="local", num_proc=1)
     local = output_bytes(folder)
-    t2, _ = timed_run(folder, engine="local", num_proc=2)
+    t2, _, c2 = timed_run(folder, engine="local", num_proc=2)
     assert output_bytes(folder) == local, "num_proc=2 changed the output"
-    print(f"rows: {n}")
-    print(f"local num_proc=1: {n / t1:10.0f} rows/s  ({t1:.2f} s)")
-    print(f"local num_proc=2: {n / t2:10.0f} rows/s  ({t2:.2f} s)  scaling x{t1 / t2:.2f}")
+    print(f"rows: {n}; load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"local num_proc=1: {n / t1:10.0f} rows/s  ({t1:.2f} s wall, {c1:.2f} s CPU)")
+    print(
+        f"local num_proc=2: {n / t2:10.0f} rows/s  ({t2:.2f} s wall, {c2:.2f} s CPU)  "
+        f"scaling x{t1 / t2:.2f}"
+    )
     if not args.no_ray:
         from sftdata.engines import init_ray
 
@@ -102,7 +116,7 @@ def main() -> None:
 
         ray.data.DataContext.get_current().enable_progress_bars = False
         timed_run(folder, engine="ray", num_proc=1)  # warm the workers
-        tr, _ = timed_run(folder, engine="ray", num_proc=1)
+        tr, _, _ = timed_run(folder, engine="ray", num_proc=1)
         same = output_bytes(folder) == local
         print(
             f"ray ({args.ray_cpus} CPUs):     {n / tr:10.0f} rows/s  ({tr:.2f} s)  "
