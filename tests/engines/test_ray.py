@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sftdata as sd
 from sftdata.runner import load_spec, run
@@ -143,3 +145,24 @@ def test_cli_engine_ray(tmp_path: Path, capsys) -> None:
         outs.append(folder_bytes(d / "out"))
     assert "dedup.exact" in capsys.readouterr().out
     assert outs[0] == outs[1]
+
+
+@settings(max_examples=3, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=16),
+    edges=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=20),
+)
+def test_ray_components_equal_union_find(n: int, edges: list[tuple[int, int]]) -> None:
+    """Large/small-star rounds on Ray give every row the root sd.dedup.connected_components gives."""
+    import numpy as np
+
+    from sftdata.engines._ray_dedup import _sort_shuffle, components
+
+    pairs = np.array([(u % n, v % n) for u, v in edges if u % n != v % n], dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    path = np.array([(i, i + 1) for i in range(n - 1)], dtype=np.int64)[::-1]  # a long chain too
+    for graph in (pairs, path):
+        table = pa.table({"u": graph[:, 0], "v": graph[:, 1]})
+        with _sort_shuffle():
+            got = components(ray.data.from_arrow(table), n)
+        assert got.tolist() == sd.dedup.connected_components(n, graph).tolist()
