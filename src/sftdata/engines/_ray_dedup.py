@@ -124,21 +124,22 @@ def _small_star(group: pa.Table) -> pa.Table:
     return pa.table({"u": small.astype(np.int64), "v": np.full(len(small), m, np.int64)})
 
 
+def _block_sums(t: pa.Table) -> pa.Table:
+    if t.num_rows == 0:
+        return pa.table({})
+    u, v = _col(t, "u").astype(np.int64), _col(t, "v").astype(np.int64)
+    h = (u * 1_000_003 + v) % 2_147_483_647
+    return pa.table({"n": [len(u)], "h": [int(h.sum())], "u": [int(u.sum())], "v": [int(v.sum())]})
+
+
 def _checksum(ds: Any) -> tuple[int, ...]:
-    """A cheap fingerprint of an edge set, computed with distributed aggregates."""
-    if ds.count() == 0:
-        return (0,)
-    h = ds.map_batches(
-        lambda t: pa.table(
-            {
-                "h": (_col(t, "u") * 1_000_003 + _col(t, "v")) % 2_147_483_647,
-                "u": _col(t, "u"),
-                "v": _col(t, "v"),
-            }
-        ),
-        batch_format="pyarrow",
-    )
-    return (h.count(), int(h.sum("h")), int(h.sum("u")), int(h.sum("v")))
+    """A cheap fingerprint of an edge set: per-block sums on the workers, added up here."""
+    parts = [
+        p
+        for p in _collect(ds.map_batches(_block_sums, batch_format="pyarrow", batch_size=None))
+        if p.num_rows
+    ]
+    return tuple(int(sum(sum(p.column(c).to_pylist()) for p in parts)) for c in "nhuv")
 
 
 def components(edges: Any, n: int) -> np.ndarray:
@@ -156,7 +157,7 @@ def components(edges: Any, n: int) -> np.ndarray:
             .materialize()
         )
         check = _checksum(small)
-        if check == last or check == (0,):
+        if check == last or check[0] == 0:
             break
         last = check
         current = small.map_batches(_both_ways, batch_format="pyarrow").materialize()
