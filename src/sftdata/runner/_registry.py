@@ -112,9 +112,11 @@ def resolve_step(name: str) -> StepInfo:
 
     >>> resolve_step("encode").qualname
     'sftdata:Encode'
-    >>> resolve_step("nope.missing")
-    Traceback (most recent call last):
-    sftdata.runner._registry.UnknownStep: unknown step 'nope.missing'; ...
+    >>> try:
+    ...     resolve_step("nope.missing")
+    ... except UnknownStep as e:
+    ...     print(str(e)[:40])
+    unknown step 'nope.missing'; known steps
     """
     candidates = _candidates(name)
     if ":" not in name and name not in ALIASES:
