@@ -40,6 +40,7 @@ __all__ = [
     "Manifest",
     "load_blocks",
     "load_tokenizer",
+    "save_tokenizer",
     "tokenize_corpus",
     "tokenizer_hash",
     "train_tokenizer",
