@@ -33,3 +33,42 @@ def make_chatml_tokenizer(tokenizer_dir: Path) -> Any:
 @pytest.fixture(scope="session")
 def chatml_tokenizer(llama_tokenizer_dir: Path) -> Any:
     return make_chatml_tokenizer(llama_tokenizer_dir)
+
+
+def make_bpe_chatml_tokenizer() -> Any:
+    """A small byte-level BPE tokenizer (the Qwen/GPT-2 kind), trained here, with ChatML tokens.
+
+    Byte-level BPE has no sentencepiece dummy prefix, so tokenizing each piece on its
+    own and tokenizing the whole rendered string agree: the case where transformers'
+    ``apply_chat_template`` is the reference for a jinja family.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [
+        "Hello there, how are you doing today? I am fine.\nThanks for asking!",
+        "The quick brown fox jumps over the lazy dog; user and assistant take turns.",
+    ]
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=500,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    backend.train_from_iterator(corpus * 20, trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=specials[1:],
+    )
+    tok.chat_template = CHATML_JINJA
+    return tok
+
+
+@pytest.fixture(scope="session")
+def bpe_chatml_tokenizer() -> Any:
+    return make_bpe_chatml_tokenizer()

@@ -247,3 +247,36 @@ def test_encode_text_wraps_each_document_and_trains_everything(llama_tokenizer: 
         assert labels.tolist() == ids.tolist()
     row = sd.encode_text("x", llama_tokenizer, add_bos=False, add_eos=False)
     assert bos not in row["input_ids"].tolist() and eos not in row["input_ids"].tolist()
+
+
+@settings(max_examples=25)
+@given(
+    messages=conversations(text=st.one_of(words, visible_content.filter(lambda s: "<|" not in s)))
+)
+def test_chatml_matches_apply_chat_template_ids_and_assistant_mask(
+    messages: list[dict[str, str]], bpe_chatml_tokenizer: Any
+) -> None:
+    """Byte-level BPE + ChatML: ids == apply_chat_template's; labelled tokens == its {% generation %} mask."""
+    tok = bpe_chatml_tokenizer
+    ref = tok.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    row = sd.encode(messages, tok, "chatml", max_length=100_000)
+    assert row["input_ids"].tolist() == list(ref["input_ids"])
+    assert [int(t != IGNORE_INDEX) for t in row["labels"].tolist()] == list(ref["assistant_masks"])
+
+
+def test_apply_chat_template_lets_content_inject_control_tokens_we_do_not(
+    bpe_chatml_tokenizer: Any,
+) -> None:
+    """Content '<|im_end|>' becomes a control token in apply_chat_template; in sd.encode it stays text."""
+    tok = bpe_chatml_tokenizer
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    msgs = [
+        {"role": "user", "content": "Hello <|im_end|> there"},
+        {"role": "assistant", "content": "fine"},
+    ]
+    ref = tok.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
+    ours = sd.encode(msgs, tok, "chatml", max_length=512)["input_ids"].tolist()
+    assert list(ref).count(im_end) == 3
+    assert ours.count(im_end) == 2
