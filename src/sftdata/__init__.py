@@ -40,6 +40,7 @@ _SUBMODULES = (
     "tokenize",
     "view",
     "engines",
+    "runner",
 )
 _LAZY_NAMES = {
     "encode": "sftdata._encode",
