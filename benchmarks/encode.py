@@ -14,8 +14,9 @@ Contenders, all in this process, timed on the same conversations:
 * ``sftdata``: ``sd.Encode(tok, "chatml", max_length=...)`` on batches of ``--batch`` rows;
 * ``(a) raw``: one batched ``tokenizer(texts, add_special_tokens=False)`` call per batch on
   the already-rendered strings (no labels): the upper bound;
-* ``(b) per-piece``: tokenize each turn's prompt and answer separately and concatenate,
-  labels from the answer pieces (the approach of xtuner's ``encode_fn``), row by row;
+* ``(b) per-piece``: tokenize each turn's prompt and answer separately (two calls per
+  turn) and concatenate, labels from the answer pieces (the approach of xtuner's
+  ``encode_fn``), row by row;
 * ``(c) apply_chat_template``: ``tokenizer.apply_chat_template(messages, tokenize=True,
   return_dict=True, return_assistant_tokens_mask=True)`` row by row, with a ChatML
   template carrying ``{% generation %}`` markers.
@@ -113,7 +114,8 @@ def run_raw(tok: Any, texts: list[str], batch: int) -> int:
 
 
 def encode_per_piece(tok: Any, messages: list[dict[str, str]]) -> dict[str, list[int]]:
-    """Prompt text of each turn, then its answer, each tokenized on its own (no batching)."""
+    """Two tokenizer calls per turn: the prompt (previous separator, system/user turns,
+    assistant header) and the answer with its end token; labels from the answers."""
     ids: list[int] = []
     labels: list[int] = []
     prompt = ""
@@ -124,10 +126,9 @@ def encode_per_piece(tok: Any, messages: list[dict[str, str]]) -> dict[str, list
         prompt += "<|im_start|>assistant\n"
         p = tok(prompt, add_special_tokens=False)["input_ids"]
         a = tok(m["content"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        n = tok("\n", add_special_tokens=False)["input_ids"]
-        ids += p + a + n
-        labels += [-100] * len(p) + a + [-100] * len(n)
-        prompt = ""
+        ids += p + a
+        labels += [-100] * len(p) + a
+        prompt = "\n"  # the separator opens the next turn's prompt
     return {"input_ids": ids, "labels": labels}
 
 
