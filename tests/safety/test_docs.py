@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "sftdata._texts",
     "sftdata.safety",
     "sftdata.safety._apply",
     "sftdata.safety._blocklist",

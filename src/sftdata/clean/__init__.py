@@ -5,10 +5,10 @@
 'Café'
 
 Steps work on the ``text`` column or on every message of ``messages`` (see
-:mod:`sftdata.clean._apply`, which other text areas reuse).
+:mod:`sftdata._texts`, which the safety area shares).
 """
 
-from sftdata.clean._apply import judge_texts, map_texts, pick_column, row_texts, step_features
+from sftdata._texts import judge_texts, map_texts, pick_column, row_texts, step_features
 from sftdata.clean._fix import FixText, fix_text
 from sftdata.clean._ftfy_fast import ftfy_fix
 from sftdata.clean._langid import LangId, detect_language

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftdata._contract import Batch, RowError, SftDataError
-from sftdata.clean._apply import Column, map_texts, step_features
+from sftdata._texts import Column, check_column, map_texts, step_features
 from sftdata.clean._ftfy_fast import SURROGATES, Normalization, ftfy_fix
 
 #: Upper bound on repeated passes (each pass is a no-op scan once the text is clean).
@@ -153,8 +153,7 @@ class FixText:
             raise SftDataError(
                 f"FixText.max_repair_chars must be >= 0 or None, got {self.max_repair_chars}"
             )
-        if self.column not in ("auto", "text", "messages"):
-            raise SftDataError(f"FixText.column must be auto|text|messages, got {self.column!r}")
+        check_column(self.column, what="FixText.column")
         if isinstance(self.roles, str):
             raise TypeError(
                 f"FixText.roles must be a tuple of roles, got the string {self.roles!r}"

@@ -26,7 +26,7 @@ from typing import Any
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.clean._apply import Column, pick_column, row_texts, step_features
+from sftdata._texts import Column, check_column, pick_column, row_texts, step_features
 
 Detector = Callable[[str], tuple[str, float]]
 UNDETERMINED = "und"
@@ -94,8 +94,7 @@ class LangId:
                 raise TypeError(f"LangId.{name} must be a tuple of codes, got the string {value!r}")
             if value is not None:
                 object.__setattr__(self, name, tuple(value))
-        if self.column not in ("auto", "text", "messages"):
-            raise SftDataError(f"LangId.column must be auto|text|messages, got {self.column!r}")
+        check_column(self.column, what="LangId.column")
 
     def detect(self, text: str) -> tuple[str, float]:
         """Language of one text with this step's detector and ``min_score``."""

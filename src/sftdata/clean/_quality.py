@@ -41,7 +41,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sftdata._contract import Batch, SftDataError
-from sftdata.clean._apply import Column, judge_texts, step_features
+from sftdata._texts import Column, check_column, judge_texts, step_features
 
 #: Gopher's English stop words (a document must hold at least two of them).
 GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
@@ -194,8 +194,7 @@ def _validate(f: QualityFilter) -> None:
                 raise SftDataError(
                     f"QualityFilter.{name}: need (n >= 1, 0 <= frac <= 1), got {(n, t)}"
                 )
-    if f.column not in ("auto", "text", "messages"):
-        raise SftDataError(f"QualityFilter.column must be auto|text|messages, got {f.column!r}")
+    check_column(f.column, what="QualityFilter.column")
 
 
 def _iter_reasons(f: QualityFilter, text: str, language: str | None) -> Iterator[str]:

@@ -39,13 +39,14 @@ import regex
 
 from sftdata._batch import drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.safety._apply import (
+from sftdata._texts import (
     Column,
     check_column,
-    resolve_column,
+    pick_column,
+    row_texts,
     step_features,
-    texts_of,
 )
+from sftdata.safety._apply import BAD_ROW
 
 Terms = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -277,7 +278,7 @@ class Blocklist:
         return step_features(input_features)
 
     def __call__(self, batch: Batch) -> Batch:
-        column = resolve_column(batch, self.column)
+        column = pick_column(batch, self.column)
         languages = batch.get(self.language_column) or [None] * len(batch[column])
         extra = dict(self.by_language)  # type: ignore[arg-type]
         out: Batch = {k: list(v) for k, v in batch.items()}
@@ -299,7 +300,7 @@ def _as_terms(terms: Any) -> Any:
 
 def _row_reason(value: Any, terms: Terms, column: str) -> str | None:
     try:
-        texts = texts_of(value, column)
+        texts = row_texts(value, column, step=BAD_ROW)
     except RowError as e:
         return e.reason
     index = _index(terms)

@@ -28,13 +28,14 @@ from typing import Any
 
 from sftdata._batch import drop_reasons
 from sftdata._contract import DROP_REASON, ROLES, Batch, RowError, SftDataError
-from sftdata.safety._apply import (
+from sftdata._texts import (
     Column,
     check_column,
-    resolve_column,
+    pick_column,
+    row_texts,
     step_features,
-    texts_of,
 )
+from sftdata.safety._apply import BAD_ROW
 
 Scorer = Callable[[list[str]], Sequence[Any]]
 
@@ -101,18 +102,12 @@ class ClassifierFilter:
                 raise SftDataError(f"roles: unknown role(s) {bad}; known: {list(ROLES)}")
         check_column(self.column)
 
-    def _row_texts(self, value: Any, column: str) -> list[str]:
-        texts = texts_of(value, column)
-        if self.roles is None or isinstance(value, str):
-            return texts
-        return [t for m, t in zip(value, texts, strict=True) if m.get("role") in self.roles]
-
     def features(self, input_features: Mapping[str, Any]) -> Any:
         """``datasets.Features`` of the output (the input's plus ``drop_reason``)."""
         return step_features(input_features)
 
     def __call__(self, batch: Batch) -> Batch:
-        column = resolve_column(batch, self.column)
+        column = pick_column(batch, self.column)
         reasons = drop_reasons(batch)
         owners: list[int] = []  # row index of each text sent to the scorer
         texts: list[str] = []
@@ -120,12 +115,12 @@ class ClassifierFilter:
             if reasons[i] is not None:
                 continue
             try:
-                row_texts = self._row_texts(value, column)
+                found = row_texts(value, column, step=BAD_ROW, roles=self.roles)
             except RowError as e:
                 reasons[i] = e.reason
                 continue
-            owners += [i] * len(row_texts)
-            texts += row_texts
+            owners += [i] * len(found)
+            texts += found
         for i, score in zip(owners, score_texts(texts, self.scorer, label=self.label), strict=True):
             if score >= self.threshold and reasons[i] is None:
                 reasons[i] = self.reason

@@ -17,14 +17,15 @@ from typing import Any
 
 from sftdata._batch import map_kept
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata.safety._apply import (
+from sftdata._texts import (
     Column,
     check_column,
-    resolve_column,
+    pick_column,
+    row_texts,
     step_features,
-    texts_of,
     with_texts,
 )
+from sftdata.safety._apply import BAD_ROW
 from sftdata.safety._pii import (
     PII_TYPES,
     PIIType,
@@ -68,7 +69,7 @@ def filter_pii(
     redact_t, reject_t = check_types(redact, what="redact"), check_types(reject, what="reject")
     full_tags = check_tags(tags)
     wanted = [t for t in PII_TYPES if t in redact_t or t in reject_t]
-    texts = texts_of(value, column)
+    texts = row_texts(value, column, step=BAD_ROW)
     found = [find_pii(t, types=wanted, region=region) for t in texts]
     where = "text" if isinstance(value, str) else "message {}"
     for kind in reject_t:
@@ -145,7 +146,7 @@ class PIIFilter:
         return step_features(input_features, {self.spans_column: datasets.List(span)})
 
     def __call__(self, batch: Batch) -> Batch:
-        column = resolve_column(batch, self.column)
+        column = pick_column(batch, self.column)
         spans: list[Any] = []
         tags = dict(self.tags)
 

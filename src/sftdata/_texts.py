@@ -1,4 +1,4 @@
-"""Apply a text function to the ``text`` column or to every message's content.
+"""Read and rewrite the texts of a row: the ``text`` column or every message's content.
 
 Every text step (cleaning, safety, language id) works on two row shapes::
 
@@ -21,24 +21,62 @@ bad rows into rejects instead of raising:
 >>> map_texts(batch, str.strip, step="demo")["messages"]
 [[{'role': 'user', 'content': 'q'}]]
 
-Other areas (``sd.safety``) import these helpers; they are stable.
+The reasons of a bad row come from ``step``: a step name gives
+``<step>.bad_text`` / ``<step>.bad_messages`` / ``<step>.bad_content:<i>``; a
+:class:`BadRow` spells the three codes out (``sd.safety`` uses ``safety.not_text`` /
+``safety.not_messages`` / ``safety.bad_message:<i>``):
+
+>>> judge_texts({"text": [1]}, lambda t, i: None, step=BadRow("x.no_text", "x.no_list", "x.no"))
+{'text': [1], 'drop_reason': ['x.no_text']}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
 
 from sftdata._batch import batch_len, drop_reasons, map_kept
 from sftdata._contract import DROP_REASON, MESSAGES, TEXT, Batch, RowError, SftDataError
 
 Column = Literal["auto", "text", "messages"]
+COLUMNS: tuple[str, ...] = ("auto", "text", "messages")
 
 
-def pick_column(batch: Mapping[str, list[Any]], column: Column = "auto") -> str:
+class BadRow(NamedTuple):
+    """The reason codes of a row whose texts cannot be read.
+
+    >>> BadRow.of("demo")
+    BadRow(text='demo.bad_text', messages='demo.bad_messages', content='demo.bad_content')
+    """
+
+    text: str
+    """The ``text`` value is not a ``str``."""
+    messages: str
+    """The ``messages`` value is not a list."""
+    content: str
+    """Message ``i`` has no ``str`` content; the reason is ``f"{content}:{i}"``."""
+
+    @classmethod
+    def of(cls, step: str | BadRow) -> BadRow:
+        """``step`` itself, or the ``<step>.bad_*`` codes of a step name."""
+        if isinstance(step, BadRow):
+            return step
+        return cls(f"{step}.bad_text", f"{step}.bad_messages", f"{step}.bad_content")
+
+
+def check_column(column: str, *, what: str = "column") -> None:
+    """Raise :class:`SftDataError` (naming ``what``) unless ``column`` is in :data:`COLUMNS`."""
+    if column not in COLUMNS:
+        raise SftDataError(f"{what} must be auto|text|messages, got {column!r}")
+
+
+def pick_column(batch: Mapping[str, Any], column: Column | str = "auto") -> str:
     """The column a text step works on: ``messages`` if present, else ``text``.
 
-    Raises :class:`SftDataError` naming the columns found when neither exists.
+    Raises :class:`SftDataError` naming the columns found when the column is missing.
+
+    >>> pick_column({"text": [], "messages": []})
+    'messages'
     """
     if column != "auto":
         if column not in batch:
@@ -50,47 +88,62 @@ def pick_column(batch: Mapping[str, list[Any]], column: Column = "auto") -> str:
     raise SftDataError(f"a text step needs a 'text' or 'messages' column; got {sorted(batch)}")
 
 
-def _check_text(value: Any, step: str) -> str:
+def _check_text(value: Any, bad: BadRow) -> str:
     if not isinstance(value, str):
-        raise RowError(f"{step}.bad_text", f"text must be str, got {type(value).__name__}")
+        raise RowError(bad.text, f"text must be str, got {type(value).__name__}")
     return value
 
 
-def _check_messages(value: Any, step: str) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list):
-        raise RowError(
-            f"{step}.bad_messages", f"messages must be a list, got {type(value).__name__}"
-        )
+def _check_messages(value: Any, bad: BadRow) -> Sequence[Mapping[str, Any]]:
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        raise RowError(bad.messages, f"messages must be a list, got {type(value).__name__}")
     for i, m in enumerate(value):
         if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
             got = type(m.get("content")).__name__ if isinstance(m, Mapping) else type(m).__name__
-            raise RowError(f"{step}.bad_content:{i}", f"message {i} content must be str, got {got}")
+            raise RowError(f"{bad.content}:{i}", f"message {i} content must be str, got {got}")
     return value
 
 
 def row_texts(
-    value: Any, column: str, *, step: str, roles: Collection[str] | None = None
+    value: Any,
+    column: str | None,
+    *,
+    step: str | BadRow,
+    roles: Collection[str] | None = None,
 ) -> list[str]:
     """The texts of one row's ``column`` value: ``[text]`` or the selected contents.
 
-    ``roles`` selects messages by role (``None`` = every message). Raises
-    :class:`RowError` (``<step>.bad_text`` / ``bad_messages`` / ``bad_content:<i>``).
+    ``column=None`` reads a ``str`` (or ``None``) as a text row and anything else as
+    messages. ``roles`` selects messages by role (``None`` = every message). Raises
+    :class:`RowError` with a reason of :meth:`BadRow.of(step) <BadRow.of>`.
 
     >>> row_texts([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
     ...           "messages", step="demo", roles={"assistant"})
     ['a']
     """
-    if column == TEXT:
-        return [_check_text(value, step)]
-    msgs = _check_messages(value, step)
+    bad = BadRow.of(step)
+    if column == TEXT or (column is None and (value is None or isinstance(value, str))):
+        return [_check_text(value, bad)]
+    msgs = _check_messages(value, bad)
     return [m["content"] for m in msgs if roles is None or m.get("role") in roles]
+
+
+def with_texts(value: Any, texts: list[str]) -> Any:
+    """``value`` with its texts replaced by ``texts`` (a new object; the input is untouched).
+
+    >>> with_texts([{"role": "user", "content": "a"}], ["b"])
+    [{'role': 'user', 'content': 'b'}]
+    """
+    if isinstance(value, str):
+        return texts[0]
+    return [{**m, "content": t} for m, t in zip(value, texts, strict=True)]
 
 
 def map_texts(
     batch: Mapping[str, list[Any]],
     fn: Callable[[str], str],
     *,
-    step: str,
+    step: str | BadRow,
     column: Column = "auto",
     roles: Collection[str] | None = None,
 ) -> Batch:
@@ -100,12 +153,13 @@ def map_texts(
     keys; the input batch is not modified. See the module docstring for an example.
     """
     name = pick_column(batch, column)
+    bad = BadRow.of(step)
 
     def on_text(value: Any) -> str:
-        return fn(_check_text(value, step))
+        return fn(_check_text(value, bad))
 
     def on_messages(value: Any) -> list[dict[str, Any]]:
-        msgs = _check_messages(value, step)
+        msgs = _check_messages(value, bad)
         return [
             {**m, "content": fn(m["content"])}
             if roles is None or m.get("role") in roles
@@ -121,7 +175,7 @@ def judge_texts(
     batch: Mapping[str, list[Any]],
     judge: Callable[[str, int], str | None],
     *,
-    step: str,
+    step: str | BadRow,
     column: Column = "auto",
     roles: Collection[str] | None = None,
     joiner: str = "\n\n",
