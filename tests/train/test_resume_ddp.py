@@ -19,6 +19,14 @@ from .conftest import OVERFIT_CHATS, base_config, encoded_rows
 pytestmark = pytest.mark.slow
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _adapter(final_dir: Path) -> dict[str, Any]:
     from safetensors.torch import load_file
 
@@ -68,7 +76,7 @@ def test_two_process_ddp_ranks_agree_and_loss_falls(tiny_model_dir: Path, tmp_pa
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", "29531", str(worker), str(config), str(tmp_path)]  # fmt: skip
+           "--master_port", str(_free_port()), str(worker), str(config), str(tmp_path)]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
