@@ -18,11 +18,16 @@ step :class:`MinHashSignatures`, then :func:`band_keys`, :func:`candidate_pairs`
     sig = <gather the minhash column in row order>       # (n, num_perm) uint32
     roots = near_duplicate_roots(sig, threshold=0.8)     # one global pass, O(n) memory
     ds = ds.map_batches(MarkDuplicates.from_roots(roots))  # map, needs a row_index column
+
+An engine that clusters by itself hands its roots back with :func:`apply_near_roots`
+(or :func:`apply_exact_roots`), which write the same columns as the local passes and
+split the rows; :func:`resolve_column` and :func:`resolve_bands` give it the local
+defaults for the ``column`` and ``bands``/``rows`` options.
 """
 
-from sftdata.dedup._apply import DUP_CLUSTER, DUP_OF
+from sftdata.dedup._apply import DUP_CLUSTER, DUP_OF, resolve_column
 from sftdata.dedup._decontam import CONTAMINATION, Decontaminate, EvalNgrams, decontaminate
-from sftdata.dedup._exact import EXACT_KEY, ExactKeys, exact_dedup
+from sftdata.dedup._exact import EXACT_KEY, ExactKeys, apply_exact_roots, exact_dedup
 from sftdata.dedup._hashing import (
     NgramHashes,
     ngram_hashes,
@@ -54,6 +59,7 @@ from sftdata.dedup._minhash import (
 )
 from sftdata.dedup._near import (
     MarkDuplicates,
+    apply_near_roots,
     minhash_dedup,
     near_duplicate_roots,
     resolve_bands,
@@ -73,6 +79,8 @@ __all__ = [
     "MinHashIndex",
     "MinHashSignatures",
     "NgramHashes",
+    "apply_exact_roots",
+    "apply_near_roots",
     "band_key",
     "band_keys",
     "candidate_pairs",
@@ -92,6 +100,7 @@ __all__ = [
     "permutations",
     "query_pairs",
     "resolve_bands",
+    "resolve_column",
     "shingle_hash",
     "shingle_hash64",
     "shingles",

@@ -137,6 +137,13 @@ def row_ids(data: Any, roots: Sequence[int] | np.ndarray) -> list[Any]:
     return [int(r) for r in roots]
 
 
+def check_lengths(data: Any, **columns: Sequence[Any] | np.ndarray | None) -> None:
+    """Raise ``ValueError`` naming the first of ``columns`` whose length is not ``len(data)``."""
+    for name, values in columns.items():
+        if values is not None and len(values) != len(data):
+            raise ValueError(f"{name} has {len(values)} entries for {len(data)} rows")
+
+
 def finish(data: Any, columns: dict[str, list[Any]]) -> tuple[Any, Any]:
     """Write ``columns`` onto every row and split into ``(kept, rejected)``."""
     if is_dataset(data):
@@ -158,6 +165,7 @@ __all__ = [
     "DUP_CLUSTER",
     "DUP_OF",
     "as_input",
+    "check_lengths",
     "column_list",
     "column_matrix",
     "finish",

@@ -11,15 +11,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, MESSAGES, Batch, RowError
 from sftdata.dedup._apply import (
     DUP_OF,
     as_input,
+    check_lengths,
     column_list,
     finish,
     map_columns,
@@ -150,10 +153,30 @@ def exact_dedup(
     roots: list[int] = []
     for i, (k, r) in enumerate(zip(keys, reasons, strict=True)):
         roots.append(first.setdefault(k, i) if r is None else i)
-    dup_ids = row_ids(data, roots)
+    return apply_exact_roots(data, roots, reasons)
+
+
+def apply_exact_roots(
+    data: Any, roots: Sequence[int] | np.ndarray, reasons: Sequence[str | None]
+) -> tuple[Any, Any]:
+    """Write an exact-dedup pass's result onto ``data`` and split it: ``(kept, rejected)``.
+
+    ``roots[i]`` is the first row with row ``i``'s key (``i`` itself for a first row
+    or a row already rejected); ``reasons`` the rows' earlier ``drop_reason`` (kept
+    where set). Rows with ``roots[i] != i`` get ``dedup.exact`` and ``dup_of``, as in
+    :func:`exact_dedup`.
+
+    >>> kept, rejected = apply_exact_roots(["a", "a", "b"], [0, 0, 2], [None] * 3)
+    >>> [r["text"] for r in kept], [(r["drop_reason"], r["dup_of"]) for r in rejected]
+    (['a', 'b'], [('dedup.exact', 0)])
+    """
+    data = as_input(data)
+    check_lengths(data, roots=roots, reasons=reasons)
+    root_list = [int(r) for r in roots]
+    dup_ids = row_ids(data, root_list)
     new_reasons = [
-        r if r is not None else (REASON_EXACT if roots[i] != i else None)
+        r if r is not None else (REASON_EXACT if root_list[i] != i else None)
         for i, r in enumerate(reasons)
     ]
-    dup_of = [dup_ids[i] if new_reasons[i] == REASON_EXACT else None for i in range(len(roots))]
+    dup_of = [dup_ids[i] if new_reasons[i] == REASON_EXACT else None for i in range(len(root_list))]
     return finish(data, {DROP_REASON: new_reasons, DUP_OF: dup_of})

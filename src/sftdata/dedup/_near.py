@@ -26,6 +26,7 @@ from sftdata.dedup._apply import (
     DUP_CLUSTER,
     DUP_OF,
     as_input,
+    check_lengths,
     finish,
     resolve_column,
     row_ids,
@@ -168,7 +169,32 @@ def minhash_dedup(
     roots = near_duplicate_roots(
         sig, threshold=threshold, bands=b, rows=r, verify=verify, active=active
     )
-    return finish(data, _drop_columns(data, roots, reasons, dup_of))
+    return apply_near_roots(data, roots, reasons, dup_of=dup_of)
+
+
+def apply_near_roots(
+    data: Any,
+    roots: Sequence[int] | np.ndarray,
+    reasons: Sequence[str | None],
+    *,
+    dup_of: Sequence[Any] | None = None,
+) -> tuple[Any, Any]:
+    """Write a near-dedup pass's result onto ``data`` and split it: ``(kept, rejected)``.
+
+    ``roots[i]`` is row ``i``'s surviving row (:func:`near_duplicate_roots`, or an
+    engine's own clustering); ``reasons`` the rows' earlier ``drop_reason`` and
+    ``dup_of`` their earlier duplicate ids (both kept where set). Writes the
+    ``drop_reason`` / ``dup_of`` / ``dup_cluster`` columns of :func:`minhash_dedup`.
+
+    >>> kept, rejected = apply_near_roots(["a", "a!", "b"], [0, 0, 2], [None] * 3)
+    >>> [r["text"] for r in kept], [(r["drop_reason"], r["dup_of"]) for r in rejected]
+    (['a', 'b'], [('dedup.near', 0)])
+    """
+    data = as_input(data)
+    check_lengths(data, roots=roots, reasons=reasons, dup_of=dup_of)
+    root_arr = np.asarray(roots, dtype=np.int64)
+    dups = list(dup_of) if dup_of is not None else [None] * len(root_arr)
+    return finish(data, _drop_columns(data, root_arr, list(reasons), dups))
 
 
 def _drop_columns(

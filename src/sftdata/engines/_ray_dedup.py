@@ -204,9 +204,7 @@ def ray_minhash_dedup(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table
     """``dedup.minhash`` on Ray: same options, same kept/rejected rows as the local pass."""
     import datasets
 
-    from sftdata.dedup import MinHashSignatures
-    from sftdata.dedup._apply import finish, resolve_column
-    from sftdata.dedup._near import _drop_columns, resolve_bands
+    from sftdata.dedup import MinHashSignatures, apply_near_roots, resolve_bands, resolve_column
 
     opts = dict(getattr(fn, "keywords", {}))
     if opts.get("against") is not None:
@@ -239,7 +237,7 @@ def ray_minhash_dedup(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table
         _StarEdges(threshold, verify), batch_format="pyarrow"
     )
     roots = components(edges, table.num_rows)
-    kept, rejected = finish(data, _drop_columns(data, roots, reasons, [None] * table.num_rows))
+    kept, rejected = apply_near_roots(data, roots, reasons)
     return kept.flatten_indices().data.table, rejected.flatten_indices().data.table
 
 
@@ -247,8 +245,7 @@ def ray_exact_dedup(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, 
     """``dedup.exact`` on Ray: keys as a map, groups by key via a shuffle, lowest row kept."""
     import datasets
 
-    from sftdata.dedup import EXACT_KEY, ExactKeys
-    from sftdata.dedup._apply import DUP_OF, finish, resolve_column, row_ids
+    from sftdata.dedup import EXACT_KEY, ExactKeys, apply_exact_roots, resolve_column
 
     opts = {
         k: v for k, v in getattr(fn, "keywords", {}).items() if k not in ("num_proc", "batch_size")
@@ -270,13 +267,7 @@ def ray_exact_dedup(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, 
         roots[rows] = _col(t, "root")
         for i, reason in zip(rows.tolist(), t.column(DROP_REASON).to_pylist(), strict=True):
             reasons[int(i)] = reason
-    dup_ids = row_ids(data, roots)
-    new = [
-        r if r is not None else ("dedup.exact" if roots[i] != i else None)
-        for i, r in enumerate(reasons)
-    ]
-    dup_of = [dup_ids[i] if new[i] == "dedup.exact" else None for i in range(len(new))]
-    kept, rejected = finish(data, {DROP_REASON: new, DUP_OF: dup_of})
+    kept, rejected = apply_exact_roots(data, roots, reasons)
     return kept.flatten_indices().data.table, rejected.flatten_indices().data.table
 
 
