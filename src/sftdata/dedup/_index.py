@@ -19,13 +19,11 @@ import numpy as np
 
 from sftdata.dedup._apply import (
     ID,
-    as_input,
     columns_of,
     read_column,
-    resolve_column,
 )
 from sftdata.dedup._lsh import match_rows
-from sftdata.dedup._minhash import MinHashSignatures, check_params, signatures_of
+from sftdata.dedup._minhash import check_params, sign_input
 from sftdata.dedup._text import Fields
 
 _FORMAT = 1
@@ -78,15 +76,16 @@ class MinHashIndex:
     ) -> MinHashIndex:
         """Index the kept rows (``drop_reason`` ``None``) of a Dataset, rows or texts."""
         check_params(num_perm=num_perm, ngram=ngram, seed=seed)
-        data = as_input(data)
-        step = MinHashSignatures(
-            column=resolve_column(data, column),
+        data, sig, reasons = sign_input(
+            data,
+            column=column,
             fields=fields,
             num_perm=num_perm,
             seed=seed,
             ngram=ngram,
+            num_proc=num_proc,
+            batch_size=batch_size,
         )
-        sig, reasons = signatures_of(data, step, num_proc=num_proc, batch_size=batch_size)
         keep = np.array([r is None for r in reasons], dtype=bool)
         all_ids = read_column(data, ID) if ID in columns_of(data) else list(range(len(sig)))
         ids = [all_ids[i] for i in np.flatnonzero(keep)]

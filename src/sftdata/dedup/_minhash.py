@@ -32,7 +32,14 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError
-from sftdata.dedup._apply import column_list, column_matrix, is_dataset, map_columns
+from sftdata.dedup._apply import (
+    as_input,
+    column_list,
+    column_matrix,
+    is_dataset,
+    map_columns,
+    resolve_column,
+)
 from sftdata.dedup._hashing import fmix32, ngram_hashes
 from sftdata.dedup._text import Fields, document_text
 
@@ -185,3 +192,31 @@ def signatures_of(
     texts, reasons = batch_texts(cols, column=step.column, fields=step.fields)
     sig = minhash_signatures(texts, num_perm=step.num_perm, seed=step.seed, ngram=step.ngram)
     return sig, reasons
+
+
+def sign_input(
+    data: Any,
+    *,
+    column: str | None,
+    fields: Fields,
+    num_perm: int,
+    seed: int,
+    ngram: int,
+    num_proc: int | None,
+    batch_size: int,
+) -> tuple[Any, np.ndarray, list[str | None]]:
+    """:func:`as_input` of ``data``, its signature matrix and its rows' drop reasons.
+
+    The column is ``column`` or the one :func:`resolve_column` finds; the rows are
+    signed by :class:`MinHashSignatures` with these options (see :func:`signatures_of`).
+    """
+    data = as_input(data)
+    step = MinHashSignatures(
+        column=resolve_column(data, column),
+        fields=fields,
+        num_perm=num_perm,
+        seed=seed,
+        ngram=ngram,
+    )
+    sig, reasons = signatures_of(data, step, num_proc=num_proc, batch_size=batch_size)
+    return data, sig, reasons

@@ -28,7 +28,6 @@ from sftdata.dedup._apply import (
     as_input,
     check_lengths,
     finish,
-    resolve_column,
     row_ids,
 )
 from sftdata.dedup._index import MinHashIndex
@@ -40,7 +39,7 @@ from sftdata.dedup._lsh import (
     unique_pairs,
     verify_pairs,
 )
-from sftdata.dedup._minhash import MinHashSignatures, signatures_of
+from sftdata.dedup._minhash import sign_input
 from sftdata.dedup._text import Fields
 
 REASON_NEAR = "dedup.near"
@@ -150,15 +149,16 @@ def minhash_dedup(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if against is not None:
         against.check_compatible(num_perm=num_perm, seed=seed, ngram=ngram)
-    data = as_input(data)
-    step = MinHashSignatures(
-        column=resolve_column(data, column),
+    data, sig, reasons = sign_input(
+        data,
+        column=column,
         fields=fields,
         num_perm=num_perm,
         seed=seed,
         ngram=ngram,
+        num_proc=num_proc,
+        batch_size=batch_size,
     )
-    sig, reasons = signatures_of(data, step, num_proc=num_proc, batch_size=batch_size)
     active = np.array([x is None for x in reasons], dtype=bool)
     dup_of: list[Any] = [None] * len(reasons)
     if against is not None:
