@@ -233,3 +233,17 @@ def test_engine_pieces_reproduce_minhash_dedup(texts: list[str], batch_size: int
         rows += [{k: out[k][j] for k in out if k != "row_index"} for j in range(len(out["text"]))]
     kept, rejected = minhash_dedup(texts, threshold=0.7, num_perm=32)
     assert split_rejects(rows) == (kept, rejected)
+
+
+def test_empty_input_gives_empty_outputs():
+    """Zero rows in (list or Dataset) gives zero rows out, no error, for every pass."""
+    from sftdata.dedup import decontaminate, exact_dedup
+
+    assert minhash_dedup([]) == ([], [])
+    empty = datasets.Dataset.from_dict({"text": []})
+    for kept, rejected in (
+        minhash_dedup(empty),
+        exact_dedup(empty),
+        decontaminate(empty, {"e": ["a b c"]}),
+    ):
+        assert len(kept) == len(rejected) == 0

@@ -81,6 +81,8 @@ def map_columns(
     ``batch_size`` rows and the result is a dict of lists.
     """
     if is_dataset(data):
+        if len(data) == 0:  # datasets maps zero rows to a table with no columns at all
+            return {k: [] for k in keep}
         out = data.map(
             partial(_keep_only, step=step, keep=tuple(keep)),
             batched=True,

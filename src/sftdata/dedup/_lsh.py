@@ -131,6 +131,8 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
 
 def star_edges(key: np.ndarray) -> np.ndarray:
     """Edges ``(run's lowest row, other row)`` for every run of equal keys of one band."""
+    if len(key) == 0:  # no rows, no runs
+        return np.empty((0, 2), np.int64)
     order = np.argsort(key, kind="stable")
     sk = key[order]
     new_run = np.concatenate(([True], sk[1:] != sk[:-1]))
