@@ -36,6 +36,7 @@ from sftdata._encode_pieces import (
     control_tokens,
     encoded_features,
     finish,
+    paused_gc,
     plan_segments,
     single_row,
     tokenize,
@@ -165,7 +166,8 @@ class Encode:
             special_token_id(self.tokenizer, token)  # unknown control token: fail before any work
 
     def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
-        return self._run(batch)[0]
+        with paused_gc():
+            return self._run(batch)[0]
 
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         reasons = drop_reasons(batch)
@@ -239,7 +241,8 @@ class EncodeText:
                 raise SftDataError(f"EncodeText: {flag}=True but the tokenizer has no {token}")
 
     def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
-        return self._run(batch)[0]
+        with paused_gc():
+            return self._run(batch)[0]
 
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         errors: dict[int, RowError] = {}

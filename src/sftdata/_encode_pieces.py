@@ -10,8 +10,10 @@ build)::
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -198,6 +200,22 @@ def _first_token(
         else:
             lo = mid + 1
     return lo
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one batch, then restore its state.
+
+    A batch allocates many small acyclic objects (segments, id lists) that reference
+    counting frees anyway; letting the collector rescan them costs ~20% of the step.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def apply_limit(
