@@ -25,7 +25,7 @@ from typing import Any
 from sftdata._contract import SftDataError
 
 #: Where ``sftdata demo`` is implemented: ``module:function(argv) -> int``.
-DEMO_ENTRY = "sfttrain.demo:main"
+DEMO_ENTRY = "sfttrain.cli:main"  # `sftdata demo ARGS` == `sfttrain demo ARGS`
 _PREVIEW = [
     {"role": "system", "content": "You are helpful."},
     {"role": "user", "content": "Hi!"},
@@ -165,8 +165,11 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     try:
         entry = getattr(importlib.import_module(module), fn)
     except (ImportError, AttributeError):
-        raise SftDataError(f"the demo is not installed ({DEMO_ENTRY} is missing)") from None
-    return int(entry(a.args) or 0)
+        raise SftDataError(
+            f"the demo needs sfttrain: pip install 'sftdata[train]' ({DEMO_ENTRY} is missing)"
+        ) from None
+    rest = a.args[1:] if a.args[:1] == ["--"] else a.args
+    return int(entry(["demo", *rest]) or 0)
 
 
 _COMMANDS = {
@@ -180,6 +183,9 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sftdata`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # hand every option over untouched (argparse REMAINDER drops --opts)
+        argv = ["demo", "--", *argv[1:]]
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

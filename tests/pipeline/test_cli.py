@@ -168,3 +168,12 @@ def test_stats_reports_on_a_run_output(tmp_path: Path, capsys) -> None:
     assert out.strip() == expected.strip()
     assert (tmp_path / "rep" / "report.md").read_text() == expected
     assert json.loads((tmp_path / "rep" / "report.json").read_text())
+
+
+def test_demo_hands_its_options_to_sfttrain(capsys) -> None:
+    """`sftdata demo --help` reaches sfttrain's own demo parser, options and all."""
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "sfttrain demo" in out and "--steps" in out
