@@ -49,6 +49,8 @@ _LAZY_NAMES = {
     "EncodeText": "sftdata._encode",
     "Collator": "sftdata._collate",
     "pack": "sftdata._pack",
+    "pack_stats": "sftdata._pack",
+    "PackStats": "sftdata._pack",
     "mix": "sftdata.stats",
 }
 

@@ -145,7 +145,7 @@ def to_messages(files: tuple[str | DataFile, ...], cfg: TrainConfig) -> tuple[An
     counts = {"read": len(ds), "parsed": sum(1 for r in ds[DROP_REASON] if r is None)}
     steps = tuple(resolve_step(s, i) for i, s in enumerate(cfg.pipeline))
     if steps:
-        ds = ds.map(sd.Pipeline(steps), batched=True)
+        ds = sd.apply(ds, sd.Pipeline(steps))
         counts["pipeline"] = sum(1 for r in ds[DROP_REASON] if r is None)
     kept, _ = sd.split_rejects(ds)
     if cfg.dedup != "none":
@@ -160,7 +160,7 @@ def encode(ds: Any, tokenizer: Any, template: Any, cfg: TrainConfig) -> Any:
     import sftdata as sd
 
     step = sd.Encode(tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
-    out = ds.map(step, batched=True)
+    out = sd.apply(ds, step)
     kept, _ = sd.split_rejects(out)
     return kept.select_columns([c for c in ENCODED_COLUMNS if c in kept.column_names])
 
@@ -168,10 +168,9 @@ def encode(ds: Any, tokenizer: Any, template: Any, cfg: TrainConfig) -> Any:
 def pack_rows(ds: Any, max_length: int) -> tuple[Any, float]:
     """``sd.pack`` and the fraction of token slots the bins fill."""
     import sftdata as sd
-    from sftdata._pack import pack_stats
 
     packed, _ = sd.pack(ds, max_length=max_length)
-    eff = pack_stats(packed, max_length=max_length).efficiency
+    eff = sd.pack_stats(packed, max_length=max_length).efficiency
     return packed.select_columns([c for c in ENCODED_COLUMNS if c in packed.column_names]), eff
 
 

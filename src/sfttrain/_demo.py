@@ -13,6 +13,7 @@ Every stage prints how many rows it kept and why it dropped the others.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,31 +58,59 @@ def _stage(echo: Callable[[str], None], name: str, before: int, ds: Any, extra: 
     echo(line + (f"   dropped: {why}" if why else "") + (f"   {extra}" if extra else ""))
 
 
-def prepare_demo_rows(data_dir: Path, echo: Callable[[str], None]) -> Any:
-    """Parse, clean, redact and dedup the demo files; returns the kept ``messages`` rows."""
+def prepare_demo_rows(
+    data_dir: Path, echo: Callable[[str], None], rejects: list[Any] | None = None
+) -> Any:
+    """Parse, clean, redact and dedup the demo files; returns the kept ``messages`` rows.
+
+    Every row a stage drops is appended to ``rejects`` (one dataset per stage, each row
+    with its ``drop_reason``), so nothing leaves the demo without a trace.
+    """
     import datasets
 
     from sfttrain._data import parse_file
 
+    rejects = [] if rejects is None else rejects
     parts = [parse_file(str(data_dir / name), parser) for name, parser in DEMO_FILES]
     ds = datasets.concatenate_datasets(parts)
     _stage(echo, "parse", len(ds), ds)
-    kept, _ = sd.split_rejects(ds)
+    kept = _keep(ds, rejects)
     before = [str(m) for m in kept["messages"]]
-    cleaned = kept.map(sd.clean.FixText(), batched=True)
+    cleaned = sd.apply(kept, sd.clean.FixText())
     changed = sum(a != str(b) for a, b in zip(before, cleaned["messages"], strict=True))
     _stage(echo, "clean", len(kept), cleaned, f"texts fixed in {changed} rows")
-    kept, _ = sd.split_rejects(cleaned)
+    kept = _keep(cleaned, rejects)
     before = [str(m) for m in kept["messages"]]
-    safe = kept.map(sd.safety.PIIFilter(), batched=True)
+    safe = sd.apply(kept, sd.safety.PIIFilter())
     redacted = sum(a != str(b) for a, b in zip(before, safe["messages"], strict=True))
     _stage(echo, "safety", len(kept), safe, f"PII redacted in {redacted} rows")
-    kept, _ = sd.split_rejects(safe)
+    kept = _keep(safe, rejects)
     exact, rejected = sd.dedup.exact_dedup(kept)
+    rejects.append(rejected)
     _stage(echo, "dedup", len(kept), exact, f"exact copies {len(rejected)}")
     near, rejected = sd.dedup.minhash_dedup(exact, threshold=0.7)
+    rejects.append(rejected)
     _stage(echo, "near-dedup", len(exact), near, f"near copies {len(rejected)}")
     return near.select_columns(["messages"])
+
+
+def _keep(ds: Any, rejects: list[Any]) -> Any:
+    kept, rejected = sd.split_rejects(ds)
+    rejects.append(rejected)
+    return kept
+
+
+def _save_rejects(rejects: list[Any], path: Path) -> int:
+    """Write every rejected row (JSON lines, ``drop_reason`` first); returns the count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for ds in rejects:
+            for row in ds.to_list():
+                row = {DROP_REASON: row.pop(DROP_REASON), **row}
+                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                n += 1
+    return n
 
 
 def demo(
@@ -103,14 +132,15 @@ def demo(
         raise FileNotFoundError(f"demo: no demo data in {str(data)!r} (give --data)")
     base = tiny_llama(out / "base", tokenizer_path=_sentencepiece_model())
     tokenizer = load_tokenizer(base)
-    rows = prepare_demo_rows(data, echo)
-    encoded = rows.map(
-        sd.Encode(tokenizer, "llama2", max_length=MAX_LENGTH),
-        batched=True,
-        remove_columns=["messages"],
+    rejects: list[Any] = []
+    rows = prepare_demo_rows(data, echo, rejects)
+    encoded = sd.apply(
+        rows, sd.Encode(tokenizer, "llama2", max_length=MAX_LENGTH), remove_columns=["messages"]
     )
     _stage(echo, "encode", len(rows), encoded, "template llama2")
-    kept, _ = sd.split_rejects(encoded)
+    kept = _keep(encoded, rejects)
+    n = _save_rejects(rejects, out / "rejects.jsonl")
+    echo(f"{'rejects':<10} {n:>4} rows with their reasons in {out / 'rejects.jsonl'}")
     packed, eff = pack_rows(kept, MAX_LENGTH)
     echo(
         f"{'pack':<10} {len(kept):>4} -> {len(packed):>4} rows   fill {eff:.0%} of {MAX_LENGTH} tokens"

@@ -266,7 +266,7 @@ def _heldout_file(
 
     kept, _ = sd.split_rejects(parse_file(str(path), parser))
     step = sd.Encode(tokenizer, template, max_length=max_length)
-    encoded, rejected = sd.split_rejects(kept.map(step, batched=True))
+    encoded, rejected = sd.split_rejects(sd.apply(kept, step))
     out = heldout_loss(
         model, encoded.to_list(), pad_token_id=tokenizer.pad_token_id, batch_size=batch_size
     )

@@ -29,13 +29,17 @@ def test_every_demo_stage_drops_or_changes_rows() -> None:
     from sfttrain._demo import prepare_demo_rows
 
     lines: list[str] = []
-    kept = prepare_demo_rows(DATA, lines.append)
+    rejects: list = []
+    kept = prepare_demo_rows(DATA, lines.append, rejects)
     stages = {line.split()[0]: line for line in lines}
     assert set(stages) == {"parse", "clean", "safety", "dedup", "near-dedup"}
     counts = [tuple(map(int, re.findall(r"(\d+) -> +(\d+)", line)[0])) for line in lines]
     for (_, after), (before, _) in itertools.pairwise(counts):
         assert after == before  # each stage starts where the last one ended
     assert counts[-1][1] == len(kept)
+    # nothing vanishes: every row read is kept or sits in a rejects set with a reason
+    assert counts[0][0] == len(kept) + sum(len(r) for r in rejects)
+    assert all(reason for r in rejects for reason in r["drop_reason"])
     assert "parse.bad_json" in stages["parse"] and "parse.bad_role" in stages["parse"]
     assert re.search(r"texts fixed in [1-9]", stages["clean"])
     assert re.search(r"PII redacted in [1-9]", stages["safety"]) and "pii." in stages["safety"]
