@@ -18,17 +18,15 @@ piece, where the model family's reference tokenizes turns separately).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sftdata._contract import SftDataError
 
 __all__ = ["Segment", "special_token_id", "split_pieces", "token_ids"]
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One run of rendered text.
+class Segment(NamedTuple):
+    """One run of rendered text (an immutable named tuple: cheap to build, one per run).
 
     Attributes:
         text: the rendered characters.

@@ -209,21 +209,37 @@ def spans_of(segments: Sequence[Segment], n_messages: int) -> list[tuple[int, in
 
 
 class _Builder:
-    """Accumulates segments for one render (mutable helper, never stored)."""
+    """Accumulates segments for one render (mutable helper, never stored).
+
+    Glue strings are cut into segments once per (text, message, train) and reused:
+    segments are immutable, so a render only builds its content segments.
+    """
+
+    __slots__ = ("_break", "_per_turn", "_tokens", "segments", "t")
 
     def __init__(self, template: Template) -> None:
         self.t = template
         self.segments: list[Segment] = []
         self._break = False
+        self._per_turn = template.per_turn_pieces
         self._tokens = frozenset({template.bos, template.eos, *template.control_tokens} - {""})
 
     def glue(
         self, text: str, msg: int | None, *, train: bool = False, turn_start: bool = False
     ) -> None:
-        if turn_start and self.t.per_turn_pieces:
+        if turn_start and self._per_turn:
             self._break = True
-        for part, special in _cut_glue(text, self._tokens):
-            self._add(Segment(part, special, msg, False, train))
+        if not text:
+            return
+        segs = _glue_segments(text, self._tokens, msg, train)
+        if self._break:
+            self._break = False
+            head = segs[0]
+            if not head.special:
+                self.segments.append(head._replace(break_before=True))
+                self.segments.extend(segs[1:])
+                return
+        self.segments.extend(segs)
 
     def turn(
         self,
@@ -235,25 +251,33 @@ class _Builder:
         train: bool = False,
         head: list[_Item] | None = None,
     ) -> None:
-        if self.t.per_turn_pieces:
+        if self._per_turn:
             self._break = True
-        self._items(head or [], train=False)
+        if head:
+            self._items(head, train=False)
         self.glue(prefix, msg)
         self._items(_strip_body(body, self.t.strip), train=train)
         self.glue(suffix, msg, train=train)
 
     def _items(self, items: list[_Item], *, train: bool) -> None:
         for text, is_content, idx in items:
-            if is_content:
-                self._add(Segment(text, False, idx, True, train))
-            else:
+            if not is_content:
                 self.glue(text, idx)
+            elif self._break:
+                self._break = False
+                self.segments.append(Segment(text, False, idx, True, train, True))
+            else:
+                self.segments.append(Segment(text, False, idx, True, train))
 
-    def _add(self, seg: Segment) -> None:
-        if self._break and not seg.special:
-            seg = Segment(seg.text, seg.special, seg.message, seg.content, seg.train, True)
-        self._break = False
-        self.segments.append(seg)
+
+@functools.lru_cache(maxsize=4096)
+def _glue_segments(
+    text: str, tokens: frozenset[str], msg: int | None, train: bool
+) -> tuple[Segment, ...]:
+    """The segments of glue ``text`` of message ``msg`` (reused: segments are immutable)."""
+    return tuple(
+        Segment(part, special, msg, False, train) for part, special in _cut_glue(text, tokens)
+    )
 
 
 @functools.lru_cache(maxsize=1024)
