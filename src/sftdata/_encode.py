@@ -28,7 +28,6 @@ from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import MESSAGES, TEXT, Batch, RowError, SftDataError
 from sftdata._encode_pieces import (
     Plan,
-    Predicate,
     apply_limit,
     check_choice,
     check_max_length,
@@ -197,18 +196,12 @@ class Encode:
     def _plan(self, messages: Any) -> Plan:
         template: ChatTemplate = self.template  # type: ignore[assignment]
         segments = template.segments(messages)  # validates the conversation
-        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
-        if last < 0:
+        for last in range(len(messages) - 1, -1, -1):
+            if messages[last]["role"] == "assistant":
+                break
+        else:
             raise RowError("parse.no_assistant", "conversation has no assistant turn")
-        return plan_segments(segments, self._is_trained(last))
-
-    def _is_trained(self, last: int) -> Predicate:
-        loss_on, eos = self.loss_on, self.train_on_eos
-        if loss_on == "all":
-            return lambda seg: True
-        if loss_on == "last":
-            return lambda seg: seg.train and seg.message == last and (eos or seg.content)
-        return lambda seg: seg.train and (eos or seg.content)
+        return plan_segments(segments, loss_on=self.loss_on, last=last, eos=self.train_on_eos)
 
     def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
         return apply_limit(ids, labels, self.max_length, self.truncation)

@@ -19,39 +19,46 @@ from typing import Any
 import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
-from sftdata.templates import Segment, split_pieces
+from sftdata.templates import Segment
 from sftdata.templates._segments import special_token_id
 
 ENCODED = ("input_ids", "labels", "attention_mask")
 
 Piece = tuple[bool, str, Any]
 Plan = list[Piece]
-Predicate = Any  # Callable[[Segment], bool]; Any keeps the lambdas above simple for mypy
 
 
-def plan_segments(segments: Sequence[Segment], trained: Predicate) -> Plan:
-    """Turn segments into tokenization pieces with the char ranges that carry loss."""
+def plan_segments(segments: Sequence[Segment], *, loss_on: str, last: int, eos: bool) -> Plan:
+    """Turn segments into tokenization pieces with the char ranges that carry loss.
+
+    Pieces follow :func:`~sftdata.templates.split_pieces` (one pass, no piece lists): a
+    segment is trained with ``loss_on="all"``; else when it is ``train`` (and content,
+    unless ``eos``) and, with ``loss_on="last"``, belongs to message ``last``.
+    """
+    everything, only = loss_on == "all", last if loss_on == "last" else None
     plan: Plan = []
-    for piece in split_pieces(segments):
-        head = piece[0]
-        if head.special:
-            plan.append((True, head.text, bool(trained(head))))
-            continue
-        if len(piece) == 1:
-            n = len(head.text)
-            plan.append((False, head.text, ((0, n),) if n and trained(head) else ()))
-            continue
-        ranges: list[tuple[int, int]] = []
-        pos = 0
-        for seg in piece:
-            end = pos + len(seg.text)
-            if end > pos and trained(seg):
-                if ranges and ranges[-1][1] == pos:
-                    ranges[-1] = (ranges[-1][0], end)
-                else:
-                    ranges.append((pos, end))
-            pos = end
-        plan.append((False, "".join(s.text for s in piece), tuple(ranges)))
+    parts: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    pos = 0
+    for text, special, message, content, train, brk in segments:
+        trained = everything or (train and (eos or content) and (only is None or message == only))
+        if special or (brk and parts):
+            if parts:
+                plan.append((False, "".join(parts), tuple(ranges)))
+                parts, ranges, pos = [], [], 0
+            if special:
+                plan.append((True, text, bool(trained)))
+                continue
+        parts.append(text)
+        end = pos + len(text)
+        if end > pos and trained:
+            if ranges and ranges[-1][1] == pos:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((pos, end))
+        pos = end
+    if parts:
+        plan.append((False, "".join(parts), tuple(ranges)))
     return plan
 
 
@@ -70,10 +77,11 @@ def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], 
         k = 0
         for is_special, text, trained in plan:
             if is_special:
-                if text not in special:
-                    special[text] = special_token_id(tokenizer, text)
-                ids.append(special[text])
-                labels.append(special[text] if trained else IGNORE_INDEX)
+                tid = special.get(text)
+                if tid is None:
+                    tid = special[text] = special_token_id(tokenizer, text)
+                ids.append(tid)
+                labels.append(tid if trained else IGNORE_INDEX)
             elif text:
                 _label_piece(row_spans[k], trained, len(text), ids, labels)
                 k += 1
