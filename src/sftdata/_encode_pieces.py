@@ -83,8 +83,16 @@ def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], 
                 ids.append(tid)
                 labels.append(tid if trained else IGNORE_INDEX)
             elif text:
-                _label_piece(row_spans[k], trained, len(text), ids, labels)
+                enc, a, b, all_ids = row_spans[k]
                 k += 1
+                piece = all_ids[a:b]
+                ids += piece
+                if not trained:
+                    labels += [IGNORE_INDEX] * (b - a)
+                elif trained[0][0] == 0 and trained[0][1] == len(text):  # merged: the only one
+                    labels += piece
+                else:
+                    _label_ranges(enc, a, b, all_ids, trained, labels)
         out.append((ids, labels))
     return out
 
@@ -161,35 +169,27 @@ def _plain_backend(tokenizer: Any) -> Any:
     return backend if plain else None
 
 
-def _label_piece(
-    span: _Span,
+def _label_ranges(
+    enc: Any,
+    a: int,
+    b: int,
+    all_ids: list[int],
     trained: tuple[tuple[int, int], ...],
-    n_chars: int,
-    out_ids: list[int],
     out_labels: list[int],
 ) -> None:
-    """Append a piece's ids and labels: a token is trained iff its chars overlap a range.
+    """Append the labels of tokens ``[a, b)``: a token is trained iff its chars overlap a range.
 
     Offsets grow monotonically, so each range ``[s, e)`` is one run of tokens, found by
     bisection; a zero-width token counts as covering the character it sits on.
     """
-    enc, a, b, all_ids = span
-    ids = all_ids[a:b]
-    out_ids.extend(ids)
-    if not trained:
-        out_labels.extend([IGNORE_INDEX] * len(ids))
-        return
-    if trained == ((0, n_chars),):
-        out_labels.extend(ids)
-        return
     pos = a
     for s, e in trained:
         first = _first_token(enc, pos, b, ending_after=s)
         last = _first_token(enc, first, b, starting_at=e)
-        out_labels.extend([IGNORE_INDEX] * (first - pos))
-        out_labels.extend(all_ids[first:last])
+        out_labels += [IGNORE_INDEX] * (first - pos)
+        out_labels += all_ids[first:last]
         pos = last
-    out_labels.extend([IGNORE_INDEX] * (b - pos))
+    out_labels += [IGNORE_INDEX] * (b - pos)
 
 
 def _first_token(
