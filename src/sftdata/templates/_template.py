@@ -147,8 +147,10 @@ class Template:
         if role == "user":
             if self.bos_per_user_turn:
                 out.glue(self.bos, i, turn_start=True)
-            n = str(rounds)
-            prefix, suffix = (x.replace("{round}", n) for x in (self.user_prefix, self.user_suffix))
+            prefix, suffix = self.user_prefix, self.user_suffix
+            if "{round}" in prefix or "{round}" in suffix:
+                n = str(rounds)
+                prefix, suffix = prefix.replace("{round}", n), suffix.replace("{round}", n)
             out.turn(i, prefix, body, suffix, head=head)
         elif role == "assistant":
             out.turn(i, self.assistant_prefix, body, self.assistant_suffix, train=True)
