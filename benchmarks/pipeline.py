@@ -13,7 +13,7 @@ Reports, each on a fresh work folder (nothing reused):
 - rows/s with the Ray engine (a local Ray on ``--ray-cpus`` CPUs; start-up excluded),
   and the check that its output files equal the local engine's byte for byte.
 
-    python benchmarks/pipeline.py [--rows 20000] [--no-ray]
+    python benchmarks/pipeline.py [--rows 100000] [--no-ray]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def output_bytes(folder: Path) -> dict[str, bytes]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rows", type=int, default=20_000)
+    ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--ray-cpus", type=int, default=2)
     args = ap.parse_args()

@@ -138,13 +138,13 @@ def train(
     if trainer.is_world_process_zero():
         save_template_name(final, cfg.template)
     history = trainer.state.log_history
-    speeds = [float(h["train_tokens_per_s"]) for h in history if "train_tokens_per_s" in h]
+    world = max(trainer.args.world_size, 1)  # approximation: ranks see similar token counts
     result = TrainResult(
         output_dir=Path(cfg.output_dir),
         final_dir=final,
         steps=int(out.global_step),
         seconds=seconds,
-        tokens_per_s=sum(speeds) / len(speeds) if speeds else 0.0,
+        tokens_per_s=trainer.meter.total_tokens * world / max(seconds, 1e-9),
         losses=tuple(float(h["loss"]) for h in history if "loss" in h),
         counts=dict(prepared.counts),
         resumed_from=resume,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from transformers import Trainer, TrainerCallback
 
 COMPLETE_MARKER = "sfttrain_complete.json"
@@ -32,12 +33,16 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 @dataclass
 class TokenMeter:
-    """Running counts of what the collator handed to the model since the last reset."""
+    """Running counts of what the collator handed to the model since the last reset.
+
+    ``total_tokens`` is never reset: the whole run's count, for its closing summary.
+    """
 
     tokens: int = 0
     loss_tokens: int = 0
     slots: int = 0
     started: float = 0.0
+    total_tokens: int = 0
 
     def reset(self) -> None:
         self.tokens = self.loss_tokens = self.slots = 0
@@ -48,7 +53,10 @@ class TokenMeter:
             labels = f.get("labels")
             n = len(f["input_ids"])
             self.tokens += n
-            self.loss_tokens += n if labels is None else sum(1 for x in labels if x != -100)
+            self.total_tokens += n
+            self.loss_tokens += (
+                n if labels is None else int(np.count_nonzero(np.asarray(labels) != -100))
+            )
         self.slots += int(batch["input_ids"].numel())
 
 

@@ -54,6 +54,7 @@ def test_loss_falls_on_overfit_set(
     result = train(cfg, prepared=prepared, callbacks=[CountLayers()])
     assert result.steps == 6
     assert _falls(result.losses), result.losses
+    assert result.tokens_per_s > 0  # counted from every batch, not only logged ones
     logged = [json.loads(x) for x in (tmp_path / method / "metrics.jsonl").read_text().splitlines()]
     first = logged[0]
     for key in ("loss", "grad_norm", "learning_rate", "train_tokens_per_s", "fill", "mem_gb"):
