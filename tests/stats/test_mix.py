@@ -21,11 +21,13 @@ def _sources(size_map: dict[str, int]) -> dict[str, list[dict]]:
 
 @given(size_map=sizes, data=st.data())
 def test_counts_follow_probabilities(size_map: dict[str, int], data: st.DataObject) -> None:
-    """Each source gives round(p * N) rows, within 1; total is N; rows never repeat."""
+    """Each source gives p * N rows within 1, p_i ∝ w_i ** (1/T); no source overdrawn; rows never repeat."""
     weights = {k: data.draw(st.integers(1, 5)) for k in size_map}
     temperature = data.draw(st.sampled_from([0.5, 1.0, 2.0, 10.0]))
     out = mix(_sources(size_map), weights, seed=1, temperature=temperature)
-    p = mixture_probabilities(size_map, weights, temperature=temperature)
+    # p_i ∝ w_i ** (1 / T), written out here rather than read from mixture_probabilities
+    scaled = {k: w ** (1 / temperature) for k, w in weights.items()}
+    p = {k: v / sum(scaled.values()) for k, v in scaled.items()}
     got = Counter(r["source"] for r in out)
     for k in size_map:
         assert abs(got[k] - p[k] * len(out)) < 1 + 1e-9
