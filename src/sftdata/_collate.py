@@ -113,7 +113,7 @@ class Collator:
         }
         packed = any(f.get("position_ids") is not None for f in features)
         if not packed:
-            out["attention_mask"] = self._pad([[1] * n for n in lengths], width, 0)
+            out["attention_mask"] = self._mask(np.asarray(lengths, dtype=np.int64), width)
         else:
             self._add_packed(out, features, lengths, width)
         return self._convert(out)
@@ -132,6 +132,13 @@ class Collator:
             else:
                 arr[i, width - len(r) :] = r
         return arr
+
+    def _mask(self, lengths: np.ndarray, width: int) -> np.ndarray:
+        """1 on each row's real tokens, 0 on its padding (one comparison, no per-token lists)."""
+        cols = np.arange(width, dtype=np.int64)[None, :]
+        if self.padding_side == "right":
+            return (cols < lengths[:, None]).astype(np.int64)
+        return (cols >= width - lengths[:, None]).astype(np.int64)
 
     def _add_packed(
         self,
