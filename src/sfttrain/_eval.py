@@ -69,7 +69,9 @@ def label_logprobs(
         logp = torch.log_softmax(logits[:, :-1], dim=-1)
         mask = labels != IGNORE_INDEX
         picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        out += [(float(s), int(n)) for s, n in zip(picked.sum(-1), mask.sum(-1), strict=True)]
+        # one transfer per batch (.tolist()), not one device sync per row
+        sums, counts = picked.sum(-1).tolist(), mask.sum(-1).tolist()
+        out += [(float(s), int(n)) for s, n in zip(sums, counts, strict=True)]
     return out
 
 
