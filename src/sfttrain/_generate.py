@@ -51,8 +51,9 @@ def generate_replies(
 
     from sftdata import Collator
 
-    if max_new_tokens < 1 or batch_size < 1:
-        raise ValueError("max_new_tokens and batch_size must be >= 1")
+    for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value!r}")
     collate = Collator(tokenizer.pad_token_id, padding_side="left")
     stops = (*(getattr(template, "stop_words", ()) or ()), tokenizer.eos_token)
     device = next(model.parameters()).device

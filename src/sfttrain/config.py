@@ -182,7 +182,7 @@ class TrainConfig:
         if self.deepspeed and self.fsdp:
             raise ConfigError("deepspeed / fsdp: choose one of the two")
         if self.resume not in ("auto", "never") and not self.resume:
-            raise ConfigError("resume: 'auto', 'never' or a checkpoint path")
+            raise ConfigError(f"resume: 'auto', 'never' or a checkpoint path, got {self.resume!r}")
         for i, spec in enumerate(self.pipeline):
             _check_step_spec(spec, i)
 

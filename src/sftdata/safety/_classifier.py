@@ -92,7 +92,9 @@ class ClassifierFilter:
         if not math.isfinite(self.threshold):
             raise SftDataError(f"threshold must be finite, got {self.threshold}")
         if not isinstance(self.reason, str) or not self.reason:
-            raise SftDataError("reason must be a non-empty str such as 'safety.toxic'")
+            raise SftDataError(
+                f"reason must be a non-empty str such as 'safety.toxic', got {self.reason!r}"
+            )
         if self.roles is not None:
             if isinstance(self.roles, str):
                 raise SftDataError(f"roles must be a tuple of roles, not the string {self.roles!r}")

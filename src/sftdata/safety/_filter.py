@@ -125,7 +125,9 @@ class PIIFilter:
         check_column(self.column)
         check_region(self.region)
         if self.spans_column is not None and not isinstance(self.spans_column, str):
-            raise SftDataError("spans_column must be a column name or None")
+            raise SftDataError(
+                f"spans_column must be a column name or None, got {self.spans_column!r}"
+            )
 
     def features(self, input_features: Mapping[str, Any]) -> Any:
         """``datasets.Features`` of the output, for ``ds.map(step, batched=True, features=...)``.

@@ -179,7 +179,10 @@ def _token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
         return counts
     if hasattr(tokenizer, "encode"):
         return [len(tokenizer.encode(t)) for t in texts]
-    raise SftDataError("tokenizer must be a transformers tokenizer or have .encode(text)")
+    raise SftDataError(
+        "tokenizer must be a transformers tokenizer or have .encode(text), "
+        f"got {type(tokenizer).__name__}"
+    )
 
 
 def _row_texts(value: Any, column: str, roles: Counter[str], turns: list[int]) -> str:
