@@ -68,7 +68,8 @@ def test_output_shape(text: str, max_blank: int) -> None:
     out = fix_text(text, max_blank_lines=max_blank)
     for bad in ("\r", "\x00", "\u200b", "\ufeff", " \n", "\t\n", "\n" * (max_blank + 2)):
         assert bad not in out
-    assert out == out.strip() or out[:1] in " \t"  # leading indentation is kept
+    assert out == out.rstrip()  # no trailing whitespace at the end either
+    assert out.lstrip(" \t") == out.strip()  # leading indentation is kept, blank lines are not
     import unicodedata
 
     assert unicodedata.is_normalized("NFC", out)
