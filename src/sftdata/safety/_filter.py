@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sftdata._batch import map_kept
+from sftdata._batch import drop_reasons, map_kept
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
 from sftdata._texts import (
     Column,
@@ -167,7 +167,7 @@ class PIIFilter:
         out = map_kept(batch, column, one)
         if self.spans_column is not None:
             it = iter(spans)  # map_kept visits kept rows in order; the rest get None
-            prior = batch.get(DROP_REASON) or [None] * len(out[DROP_REASON])
+            prior = drop_reasons(batch)
             out[self.spans_column] = [
                 next(it) if prior[i] is None and r is None else None
                 for i, r in enumerate(out[DROP_REASON])

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from sftdata._contract import DROP_REASON, MESSAGES, TEXT, SftDataError
+from sftdata._batch import drop_reasons
+from sftdata._contract import MESSAGES, TEXT, SftDataError
 from sftdata._rejects import Counters
 
 PERCENTILES = (50, 90, 99)
@@ -219,7 +220,7 @@ def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
     if column is None:
         raise SftDataError(f"report needs a 'text' or 'messages' column; got {sorted(cols)}")
     n = len(cols[column])
-    reasons = cols.get(DROP_REASON) or [None] * n
+    reasons = drop_reasons(cols)
     kept = [i for i in range(n) if reasons[i] is None]
     roles: Counter[str] = Counter()
     turns: list[int] = []
