@@ -73,8 +73,7 @@ def train_tokenizer(
         raise SftDataError(f"kind must be 'bpe' or 'unigram', got {kind!r}")
     if not special or not all(isinstance(s, str) and s for s in special):
         raise SftDataError(
-            "special_tokens must hold at least one non-empty string (the EOS), "
-            f"got {special!r}"
+            f"special_tokens must hold at least one non-empty string (the EOS), got {special!r}"
         )
     floor = 256 + len(special) if kind == "bpe" else len(special) + 2
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < floor:
