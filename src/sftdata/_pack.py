@@ -150,11 +150,11 @@ def best_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
 
 def pack_stats(packed: Any, *, max_length: int) -> PackStats:
     """Bins, samples, tokens and efficiency of a packed dataset / batch from :func:`pack`."""
-    seq_lens = packed["seq_lens"]
+    lens, offsets = _flat(packed, "seq_lens")  # Arrow buffers for a Dataset, no per-row lists
     return PackStats(
-        bins=len(seq_lens),
-        samples=sum(len(s) for s in seq_lens),
-        tokens=sum(sum(s) for s in seq_lens),
+        bins=len(offsets) - 1,
+        samples=len(lens),
+        tokens=int(lens.sum()),
         max_length=max_length,
     )
 
