@@ -27,6 +27,8 @@ import numpy as np
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import MESSAGES, TEXT, Batch, RowError, SftDataError
 from sftdata._encode_pieces import (
+    SPECIAL,
+    START,
     Plan,
     apply_limit,
     check_choice,
@@ -201,7 +203,10 @@ class Encode:
                 break
         else:
             raise RowError("parse.no_assistant", "conversation has no assistant turn")
-        return plan_segments(segments, loss_on=self.loss_on, last=last, eos=self.train_on_eos)
+        bos = self.tokenizer.bos_token
+        return plan_segments(
+            segments, loss_on=self.loss_on, last=last, eos=self.train_on_eos, bos=bos
+        )
 
     def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
         return apply_limit(ids, labels, self.max_length, self.truncation)
@@ -244,8 +249,8 @@ class EncodeText:
                 f"EncodeText: batch has no {self.column!r} column; got {sorted(batch)}"
             )
         reasons = drop_reasons(batch)
-        bos: Plan = [(True, self.tokenizer.bos_token, True)] if self.add_bos else []
-        eos: Plan = [(True, self.tokenizer.eos_token, True)] if self.add_eos else []
+        bos: Plan = [(SPECIAL, self.tokenizer.bos_token, True)] if self.add_bos else []
+        eos: Plan = [(SPECIAL, self.tokenizer.eos_token, True)] if self.add_eos else []
         plans: list[Plan | None] = [None] * batch_len(batch)
         for i, text in enumerate(batch[self.column]):
             if reasons[i] is not None:
@@ -256,7 +261,7 @@ class EncodeText:
                 )
                 reasons[i] = errors[i].reason
                 continue
-            plans[i] = [*bos, (False, text, ((0, len(text)),) if text else ()), *eos]
+            plans[i] = [*bos, (START, text, ((0, len(text)),) if text else ()), *eos]
         rows = tokenize(self.tokenizer, plans)
         cut = self.truncation == "truncate"
         return finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors

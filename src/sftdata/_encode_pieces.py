@@ -3,8 +3,13 @@
 A *plan* is the list of tokenization pieces of one row, as plain tuples (cheap to
 build)::
 
-    (True, token, trained)   one control token, looked up by name
-    (False, text, ranges)    one text piece; ranges: merged char spans [start, end) with loss
+    (SPECIAL, token, trained)   one control token, looked up by name
+    (START, text, ranges)       a text piece that starts a reference tokenizer call
+    (CONT, text, ranges)        a text piece continuing the render after a control token
+                                ranges: merged char spans [start, end) with loss
+
+START / CONT follow :mod:`sftdata.templates._segments`: they differ only for a tokenizer
+that prefixes the start of a call alone (Metaspace ``prepend_scheme="first"``).
 """
 
 from __future__ import annotations
@@ -20,35 +25,44 @@ import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
 from sftdata.templates import Segment
-from sftdata.templates._segments import special_token_id
+from sftdata.templates._segments import continuation, no_start_prefix, special_token_id
 
 ENCODED = ("input_ids", "labels", "attention_mask")
+SPECIAL, START, CONT = 0, 1, 2
 
-Piece = tuple[bool, str, Any]
+Piece = tuple[int, str, Any]
 Plan = list[Piece]
 
 
-def plan_segments(segments: Sequence[Segment], *, loss_on: str, last: int, eos: bool) -> Plan:
+def plan_segments(
+    segments: Sequence[Segment], *, loss_on: str, last: int, eos: bool, bos: str | None
+) -> Plan:
     """Turn segments into tokenization pieces with the char ranges that carry loss.
 
     Pieces follow :func:`~sftdata.templates.split_pieces` (one pass, no piece lists): a
     segment is trained with ``loss_on="all"``; else when it is ``train`` (and content,
-    unless ``eos``) and, with ``loss_on="last"``, belongs to message ``last``.
+    unless ``eos``) and, with ``loss_on="last"``, belongs to message ``last``. A text
+    piece is START at the render's start, after control token ``bos`` or at a
+    ``break_before`` segment, else CONT (as :func:`~sftdata.templates.token_ids`).
     """
     everything, only = loss_on == "all", last if loss_on == "last" else None
     plan: Plan = []
     parts: list[str] = []
     ranges: list[tuple[int, int]] = []
     pos = 0
+    kind = START
     for text, special, message, content, train, brk in segments:
         trained = everything or (train and (eos or content) and (only is None or message == only))
         if special or (brk and parts):
             if parts:
-                plan.append((False, "".join(parts), tuple(ranges)))
+                plan.append((kind, "".join(parts), tuple(ranges)))
                 parts, ranges, pos = [], [], 0
             if special:
-                plan.append((True, text, bool(trained)))
+                plan.append((SPECIAL, text, bool(trained)))
+                kind = START if text == bos else CONT
                 continue
+        if brk:
+            kind = START
         parts.append(text)
         end = pos + len(text)
         if end > pos and trained:
@@ -58,14 +72,19 @@ def plan_segments(segments: Sequence[Segment], *, loss_on: str, last: int, eos: 
                 ranges.append((pos, end))
         pos = end
     if parts:
-        plan.append((False, "".join(parts), tuple(ranges)))
+        plan.append((kind, "".join(parts), tuple(ranges)))
     return plan
 
 
 def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], list[int]] | None]:
-    """ONE tokenizer call for all text pieces of all rows; ids and labels per row."""
-    texts = [[p[1] for p in plan if not p[0] and p[1]] if plan else [] for plan in plans]
-    spans = _encode_pieces(tokenizer, texts)
+    """ONE tokenizer call for all text pieces of all rows (two when a tokenizer prefixes
+    only the start of a call and both START and CONT pieces occur); ids and labels per row."""
+    never = no_start_prefix(tokenizer)
+    if never is None:
+        texts = [[p[1] for p in plan if p[0] and p[1]] if plan else [] for plan in plans]
+        spans = _encode_pieces(tokenizer, texts)
+    else:
+        spans = _encode_start_and_cont(tokenizer, plans, never)
     special: dict[str, int] = {}
     out: list[tuple[list[int], list[int]] | None] = []
     for plan, row_spans in zip(plans, spans, strict=True):
@@ -75,8 +94,8 @@ def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], 
         ids: list[int] = []
         labels: list[int] = []
         k = 0
-        for is_special, text, trained in plan:
-            if is_special:
+        for kind, text, trained in plan:
+            if kind == SPECIAL:
                 tid = special.get(text)
                 if tid is None:
                     tid = special[text] = special_token_id(tokenizer, text)
@@ -94,6 +113,20 @@ def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], 
                 else:
                     _label_ranges(enc, a, b, all_ids, trained, labels)
         out.append((ids, labels))
+    return out
+
+
+def _encode_start_and_cont(tokenizer: Any, plans: list[Plan | None], never: Any) -> list[list[Any]]:
+    """Token spans of START pieces tokenized as they are, CONT pieces with the start prefix off."""
+    start = [[p[1] for p in plan if p[0] == START and p[1]] if plan else [] for plan in plans]
+    cont = [[p[1] for p in plan if p[0] == CONT and p[1]] if plan else [] for plan in plans]
+    start_spans = _encode_pieces(tokenizer, start)
+    with continuation(tokenizer, never):
+        cont_spans = _encode_pieces(tokenizer, cont)
+    out: list[list[Any]] = []
+    for plan, a, b in zip(plans, start_spans, cont_spans, strict=True):
+        ia, ib = iter(a), iter(b)
+        out.append([next(ia) if p[0] == START else next(ib) for p in plan or () if p[0] and p[1]])
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 import sftdata as sd
 from sftdata import DROP_REASON, IGNORE_INDEX, RowError, SftDataError
 from sftdata.templates import split_pieces, token_ids
+from sftdata.templates._segments import continuation
 from tests.strategies import conversations, visible_content, words
 
 FAMILIES = ["llama2", "mistral", "chatml"]
@@ -22,9 +24,15 @@ def _tok(name: str, llama: Any, chatml: Any) -> Any:
 
 
 def _trained_ranges(tokenizer: Any, template: Any, messages: list[dict[str, str]]) -> list[Any]:
-    """Brute force, token by token: the segments each token's characters touch."""
+    """Brute force, token by token: the segments each token's characters touch.
+
+    A piece right after a control token other than BOS continues the rendered string:
+    tokenized without the word-start prefix (matters for legacy=False sentencepiece).
+    """
     out: list[Any] = []
+    previous = None
     for piece in split_pieces(template.segments(messages)):
+        before, previous = previous, piece[-1]
         if piece[0].special:
             out.append([piece[0]])
             continue
@@ -35,9 +43,14 @@ def _trained_ranges(tokenizer: Any, template: Any, messages: list[dict[str, str]
         for s in piece:
             bounds.append((pos, pos + len(s.text), s))
             pos += len(s.text)
-        enc = tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, split_special_tokens=True
-        )
+        cont = before is not None and before.special and before.text != tokenizer.bos_token
+        with continuation(tokenizer) if cont and not piece[0].break_before else nullcontext():
+            enc = tokenizer(
+                text,
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                split_special_tokens=True,
+            )
         for a, b in enc["offset_mapping"]:
             b = max(b, a + 1)
             out.append([s for lo, hi, s in bounds if lo < b and a < hi and hi > lo])

@@ -13,11 +13,23 @@ message content, whether the model learns it, and whether it is one control toke
 :func:`split_pieces` is the one tokenization rule: each control token is a piece of its
 own; the texts between them are tokenized as pieces (and ``break_before`` starts a new
 piece, where the model family's reference tokenizes turns separately).
+
+A piece *starts a tokenizer call* of the reference when it opens the render, follows
+the tokenizer's BOS (which references add as an id, not as text) or starts with a
+``break_before`` segment; any other piece *continues* the rendered string after a
+control token. The difference matters only for a tokenizer that adds its word-start
+prefix at the start of a call and nowhere else (sentencepiece-style Metaspace with
+``prepend_scheme="first"``, e.g. Llama/Mistral fast tokenizers loaded with
+``legacy=False``): a continuing piece is tokenized without that prefix, exactly as
+tokenizing the whole rendered string does (see :func:`continuation`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import copy
+import json
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sftdata._contract import SftDataError
@@ -97,8 +109,9 @@ def token_ids(segments: Sequence[Segment], tokenizer: Any) -> list[int]:
 
     Control tokens map to one id each; every text piece is tokenized on its own with
     ``add_special_tokens=False`` and ``split_special_tokens=True``, so content that only
-    looks like a control token stays text. This is the per-row reference of the
-    batched encoder.
+    looks like a control token stays text; a piece that continues the render after a
+    control token gets no word-start prefix (see the module docstring). This is the
+    per-row reference of the batched encoder.
 
     >>> from sftdata import templates
     >>> segs = templates.get("llama2").segments(
@@ -107,12 +120,70 @@ def token_ids(segments: Sequence[Segment], tokenizer: Any) -> list[int]:
     '<s>[INST] hi [/INST] yo </s>'
     """
     ids: list[int] = []
+    bos = getattr(tokenizer, "bos_token", None)
+    previous: Segment | None = None
     for piece in split_pieces(segments):
-        if piece[0].special:
-            ids.append(special_token_id(tokenizer, piece[0].text))
+        head, before, previous = piece[0], previous, piece[-1]
+        if head.special:
+            ids.append(special_token_id(tokenizer, head.text))
             continue
         text = "".join(seg.text for seg in piece)
+        starts = before is None or head.break_before or (before.special and before.text == bos)
         if text:
-            enc = tokenizer(text, add_special_tokens=False, split_special_tokens=True)
+            with contextlib.nullcontext() if starts else continuation(tokenizer):
+                enc = tokenizer(text, add_special_tokens=False, split_special_tokens=True)
             ids.extend(int(i) for i in enc["input_ids"])
     return ids
+
+
+def no_start_prefix(tokenizer: Any) -> Any:
+    """The tokenizer's pre-tokenizer with its start-of-call prefix turned off, or ``None``.
+
+    Not ``None`` only for a tokenizers-backed tokenizer whose pre-tokenizer (or one in
+    its ``Sequence``) is a Metaspace with ``prepend_scheme="first"``: it prefixes the
+    first word of a call and no other, so a text piece that continues a string after a
+    control token must be tokenized with the prefix off to match the whole string.
+    """
+    backend = getattr(tokenizer, "_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if pre is None or not callable(getattr(pre, "__getstate__", None)):
+        return None
+    state = json.loads(pre.__getstate__())
+    if not _first_to_never(state):
+        return None
+    never = copy.copy(pre)  # then overwritten: the pre-tokenizer object stays untouched
+    never.__setstate__(json.dumps(state).encode())
+    return never
+
+
+def _first_to_never(node: Any) -> bool:
+    """Rewrite every Metaspace ``prepend_scheme="first"`` in a pre-tokenizer's JSON."""
+    found = False
+    if isinstance(node, dict):
+        if node.get("type") == "Metaspace" and node.get("prepend_scheme") == "first":
+            node["prepend_scheme"] = "never"
+            found = True
+        for value in node.values():
+            found = _first_to_never(value) or found
+    elif isinstance(node, list):
+        for value in node:
+            found = _first_to_never(value) or found
+    return found
+
+
+@contextlib.contextmanager
+def continuation(tokenizer: Any, never: Any = None) -> Iterator[None]:
+    """Tokenize text that continues a string: no start-of-call prefix (see
+    :func:`no_start_prefix`); a no-op for every other tokenizer. ``never`` is that
+    pre-tokenizer when the caller already has it."""
+    never = never if never is not None else no_start_prefix(tokenizer)
+    if never is None:
+        yield
+        return
+    backend = tokenizer._tokenizer
+    before = backend.pre_tokenizer
+    backend.pre_tokenizer = never
+    try:
+        yield
+    finally:
+        backend.pre_tokenizer = before
