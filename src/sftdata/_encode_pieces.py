@@ -80,9 +80,10 @@ def tokenize(tokenizer: Any, plans: list[Plan | None]) -> list[tuple[list[int], 
     """ONE tokenizer call for all text pieces of all rows (two when a tokenizer prefixes
     only the start of a call and both START and CONT pieces occur); ids and labels per row."""
     never = no_start_prefix(tokenizer)
-    if never is None:
+    if never is None or not any(p[0] == START and p[1] for plan in plans if plan for p in plan):
         texts = [[p[1] for p in plan if p[0] and p[1]] if plan else [] for plan in plans]
-        spans = _encode_pieces(tokenizer, texts)
+        with continuation(tokenizer, never) if never is not None else contextlib.nullcontext():
+            spans = _encode_pieces(tokenizer, texts)  # all pieces START, or all CONT
     else:
         spans = _encode_start_and_cont(tokenizer, plans, never)
     special: dict[str, int] = {}
