@@ -32,6 +32,14 @@ def first_chatml(llama_tokenizer_dir: Path) -> Any:
     return tok
 
 
+@pytest.fixture(scope="module")
+def truncating_chatml(llama_tokenizer_dir: Path) -> Any:
+    """The same tokenizer with truncation set: Encode takes its public-call path."""
+    tok = make_chatml_tokenizer(llama_tokenizer_dir)
+    tok.backend_tokenizer.enable_truncation(max_length=100_000)
+    return tok
+
+
 @settings(max_examples=30)
 @given(messages=conversations(text=_plain), gen=st.booleans())
 def test_chatml_ids_equal_whole_string_tokenization(
@@ -52,17 +60,18 @@ def test_chatml_ids_equal_whole_string_tokenization(
 
 @settings(max_examples=15)
 @given(messages=conversations(text=_plain))
-def test_batched_and_public_paths_agree_on_mixed_start_and_continuation_pieces(
-    messages: list[dict[str, str]], first_chatml: Any, llama_tokenizer_dir: Path
+def test_text_after_bos_starts_a_call_and_text_after_eos_continues(
+    messages: list[dict[str, str]], first_chatml: Any, truncating_chatml: Any
 ) -> None:
-    """Property: internlm2 (BOS then ChatML) ids == whole-string ids, by the Rust and the public path."""
-    template = sd.templates.get("internlm2")
-    configured = make_chatml_tokenizer(llama_tokenizer_dir)
-    configured.backend_tokenizer.enable_truncation(max_length=100_000)
-    whole = first_chatml(template.render(messages), add_special_tokens=False)["input_ids"]
-    for tok in (first_chatml, configured):
+    """Property: vicuna ids == [BOS] + tokenizer(rest of the render) (one string, so text
+    after </s> has no word-start prefix), by the Rust and the public path."""
+    template = sd.templates.get("vicuna")
+    rest = template.render(messages).removeprefix("<s>")
+    bos = first_chatml.bos_token_id  # BOS as an id, then the rest as one string
+    want = [bos, *first_chatml(rest, add_special_tokens=False)["input_ids"]]
+    for tok in (first_chatml, truncating_chatml):
         row = sd.encode(messages, tok, template, max_length=100_000)
-        assert row["input_ids"].tolist() == list(whole)
+        assert row["input_ids"].tolist() == list(want)
 
 
 def test_per_turn_families_keep_their_word_start_prefix(first_chatml: Any) -> None:
