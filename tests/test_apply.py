@@ -61,3 +61,21 @@ def test_docstring_examples_run():
     """The examples in sd.apply's docstrings run (at least one) and print what they show."""
     result = doctest.testmod(sftdata._apply)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_carried_column_named_in_remove_columns_is_typed(llama_tokenizer):
+    """A step that returns an input column the caller also removes still gets typed output."""
+    ds = datasets.Dataset.from_dict(
+        {"messages": [[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]]}
+    )
+    step = sd.Encode(llama_tokenizer, "llama2", max_length=64)
+    out = sd.apply(ds, step, remove_columns=["messages"])
+    assert out.features["input_ids"] == datasets.List(datasets.Value("int32"))
+    assert len(out[0]["input_ids"]) == len(out[0]["labels"]) > 0
+
+
+def test_wrong_parser_fails_before_the_map():
+    """Running a parser on data without its columns is one clear error, not a failed map."""
+    ds = datasets.Dataset.from_dict({"conversations": [[]]})
+    with pytest.raises(sd.SftDataError, match="instruction"):
+        sd.apply(ds, sd.parse.Alpaca(), remove_columns="input")

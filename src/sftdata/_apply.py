@@ -36,31 +36,32 @@ def contract_features() -> dict[str, Any]:
     }
 
 
-def output_features(step: Step, ds: Any, *, sample_rows: int = 64) -> Any:
-    """Features of ``ds.map(step, batched=True)``'s new/updated columns.
+def output_features(step: Step, ds: Any, *, sample_rows: int = 16) -> Any:
+    """Features of every column ``step`` returns (new, rewritten or carried through).
 
-    Uses ``step.features(ds.features)`` when the step defines it; otherwise runs the
-    step on the first ``sample_rows`` rows and types each output column from the
-    contract, the input, or the sample (in that order).
+    The step runs once on the first ``sample_rows`` rows to learn which columns it
+    returns (a bad step or the wrong parser fails here, before the real work). Each
+    column is typed by, in order: the step's own ``features(ds.features)``, the input's
+    type for a carried column, the contract's type, the sample (``null`` -> string).
     """
     import datasets
     import pyarrow as pa
 
-    if hasattr(step, "features"):
-        return datasets.Features(step.features(ds.features))
+    declared = dict(step.features(ds.features)) if hasattr(step, "features") else {}
     sample = step(ds[: min(sample_rows, len(ds))]) if len(ds) else {}
     known = contract_features()
-    out: dict[str, Any] = {}
+    null = datasets.Value("null")
+    out: dict[str, Any] = dict(declared)
     for col, values in sample.items():
-        if col in known:
-            out[col] = known[col]
-        elif col in ds.features:
+        if col in out:
+            continue
+        if col in ds.features and ds.features[col] != null:
             out[col] = ds.features[col]
+        elif col in known:
+            out[col] = known[col]
         else:
-            inferred = datasets.Features.from_arrow_schema(pa.table({col: list(values)}).schema)[
-                col
-            ]
-            out[col] = datasets.Value("string") if inferred == datasets.Value("null") else inferred
+            inferred = datasets.Features.from_arrow_schema(pa.table({col: list(values)}).schema)
+            out[col] = datasets.Value("string") if inferred[col] == null else inferred[col]
     return datasets.Features(out)
 
 
