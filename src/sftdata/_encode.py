@@ -128,8 +128,52 @@ def encode_text(
     return single_row(*step._run({TEXT: [text]}))
 
 
+class _Encoder:
+    """What ``Encode`` and ``EncodeText`` share: the call, the features, the tail.
+
+    A subclass plans each row (``_run``) and hands the plans to :meth:`_finish`: one
+    tokenizer call for the whole batch, then lengths cut or rejected per ``truncation``.
+    """
+
+    tokenizer: Any
+    max_length: int | None
+    truncation: Truncation
+
+    def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
+        raise NotImplementedError
+
+    def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
+        with paused_gc():
+            return self._run(batch)[0]
+
+    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
+        """``datasets.Features`` of the columns this step writes (``sd.apply`` reads it).
+
+        With them pinned, a first batch that happens to be all kept cannot give
+        ``drop_reason`` the ``null`` type. ``input_features`` is accepted for the step
+        protocol; the carried columns keep their own types.
+        """
+        return encoded_features(input_features, truncated=self.truncation == "truncate")
+
+    def _finish(
+        self,
+        batch: Mapping[str, list[Any]],
+        plans: list[Plan | None],
+        reasons: list[str | None],
+        errors: dict[int, RowError],
+    ) -> Batch:
+        rows = tokenize(self.tokenizer, plans)
+        cut = self.truncation == "truncate"
+        return finish(batch, rows, reasons, errors, self._limit, report_cut=cut)
+
+    def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
+        if self.max_length is None:
+            return ids, labels, 0
+        return apply_limit(ids, labels, self.max_length, self.truncation)
+
+
 @dataclass(frozen=True)
-class Encode:
+class Encode(_Encoder):
     """Batched step of :func:`encode`: reads ``messages``, adds the encoded columns.
 
     One tokenizer call per batch for every text piece of every row. Rows the encoder
@@ -166,10 +210,6 @@ class Encode:
         for token in control_tokens(self.template):
             special_token_id(self.tokenizer, token)  # unknown control token: fail before any work
 
-    def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
-        with paused_gc():
-            return self._run(batch)[0]
-
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         reasons = drop_reasons(batch)
         errors: dict[int, RowError] = {}
@@ -182,18 +222,7 @@ class Encode:
                     plans[i] = self._plan(messages)
                 except RowError as e:
                     reasons[i], errors[i] = e.reason, e
-        rows = tokenize(self.tokenizer, plans)
-        cut = self.truncation == "truncate"
-        return finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
-
-    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
-        """``datasets.Features`` of the columns this step writes (``sd.apply`` reads it).
-
-        With them pinned, a first batch that happens to be all kept cannot give
-        ``drop_reason`` the ``null`` type. ``input_features`` is accepted for the step
-        protocol; the carried columns keep their own types.
-        """
-        return encoded_features(input_features, truncated=self.truncation == "truncate")
+        return self._finish(batch, plans, reasons, errors), errors
 
     def _plan(self, messages: Any) -> Plan:
         template: ChatTemplate = self.template  # type: ignore[assignment]
@@ -208,12 +237,9 @@ class Encode:
             segments, loss_on=self.loss_on, last=last, eos=self.train_on_eos, bos=bos
         )
 
-    def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
-        return apply_limit(ids, labels, self.max_length, self.truncation)
-
 
 @dataclass(frozen=True)
-class EncodeText:
+class EncodeText(_Encoder):
     """Batched step of :func:`encode_text`: reads ``text``, adds the encoded columns.
 
     >>> tok = getfixture("llama_tokenizer")
@@ -238,10 +264,6 @@ class EncodeText:
             if getattr(self, flag) and getattr(self.tokenizer, token, None) is None:
                 raise SftDataError(f"EncodeText: {flag}=True but the tokenizer has no {token}")
 
-    def __call__(self, batch: Mapping[str, list[Any]]) -> Batch:
-        with paused_gc():
-            return self._run(batch)[0]
-
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         errors: dict[int, RowError] = {}
         if self.column not in batch:
@@ -262,20 +284,4 @@ class EncodeText:
                 reasons[i] = errors[i].reason
                 continue
             plans[i] = [*bos, (START, text, ((0, len(text)),) if text else ()), *eos]
-        rows = tokenize(self.tokenizer, plans)
-        cut = self.truncation == "truncate"
-        return finish(batch, rows, reasons, errors, self._limit, report_cut=cut), errors
-
-    def features(self, input_features: Mapping[str, Any] | None = None) -> Any:
-        """``datasets.Features`` of the columns this step writes (``sd.apply`` reads it).
-
-        With them pinned, a first batch that happens to be all kept cannot give
-        ``drop_reason`` the ``null`` type. ``input_features`` is accepted for the step
-        protocol; the carried columns keep their own types.
-        """
-        return encoded_features(input_features, truncated=self.truncation == "truncate")
-
-    def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
-        if self.max_length is None:
-            return ids, labels, 0
-        return apply_limit(ids, labels, self.max_length, self.truncation)
+        return self._finish(batch, plans, reasons, errors), errors
