@@ -38,7 +38,7 @@ def test_row_function_raises_only_row_errors(parser, data):
         assert set(out) == set(_outputs(parser))
 
 
-@settings(max_examples=25)
+@settings(max_examples=120)  # few drawn rows parse (alpaca ~18%): draw enough to check many
 @given(data=st.data())
 def test_kept_rows_satisfy_the_contract(parser, data):
     """Whatever a row function returns validates unchanged as contract messages."""
