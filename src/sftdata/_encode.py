@@ -27,10 +27,7 @@ import numpy as np
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import MESSAGES, TEXT, Batch, RowError, SftDataError
 from sftdata._encode_pieces import (
-    SPECIAL,
-    START,
-    Plan,
-    apply_limit,
+    SharedPieces,
     check_choice,
     check_max_length,
     check_tokenizer,
@@ -38,10 +35,10 @@ from sftdata._encode_pieces import (
     encoded_features,
     finish,
     paused_gc,
-    plan_segments,
     single_row,
     tokenize,
 )
+from sftdata._encode_plan import SPECIAL, START, Plan, PlanCache
 from sftdata.templates import Segment, get
 from sftdata.templates._segments import special_token_id
 
@@ -128,16 +125,31 @@ def encode_text(
     return single_row(*step._run({TEXT: [text]}))
 
 
+_CACHES = ("_shared_pieces", "_plan_cache")  # per-process state, never pickled
+
+
 class _Encoder:
     """What ``Encode`` and ``EncodeText`` share: the call, the features, the tail.
 
     A subclass plans each row (``_run``) and hands the plans to :meth:`_finish`: one
     tokenizer call for the whole batch, then lengths cut or rejected per ``truncation``.
+    Pieces every row shares (control tokens, glue) are tokenized once per step and kept
+    in a table that is not part of the step's pickled state or fingerprint.
     """
 
     tokenizer: Any
     max_length: int | None
     truncation: Truncation
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
+
+    def _shared(self) -> SharedPieces:
+        shared = self.__dict__.get("_shared_pieces")
+        if shared is None:
+            shared = SharedPieces()
+            object.__setattr__(self, "_shared_pieces", shared)
+        return shared
 
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         raise NotImplementedError
@@ -162,14 +174,16 @@ class _Encoder:
         reasons: list[str | None],
         errors: dict[int, RowError],
     ) -> Batch:
-        rows = tokenize(self.tokenizer, plans)
-        cut = self.truncation == "truncate"
-        return finish(batch, rows, reasons, errors, self._limit, report_cut=cut)
-
-    def _limit(self, ids: list[int], labels: list[int]) -> tuple[list[int], list[int], int]:
-        if self.max_length is None:
-            return ids, labels, 0
-        return apply_limit(ids, labels, self.max_length, self.truncation)
+        tokens = tokenize(self.tokenizer, plans, self._shared())
+        return finish(
+            batch,
+            tokens,
+            reasons,
+            errors,
+            max_length=self.max_length,
+            truncation=self.truncation,
+            report_cut=self.truncation == "truncate",
+        )
 
 
 @dataclass(frozen=True)
@@ -210,32 +224,32 @@ class Encode(_Encoder):
         for token in control_tokens(self.template):
             special_token_id(self.tokenizer, token)  # unknown control token: fail before any work
 
+    def _planner(self) -> PlanCache:
+        plans = self.__dict__.get("_plan_cache")
+        if plans is None:
+            plans = PlanCache(
+                self.template,
+                loss_on=self.loss_on,
+                eos=self.train_on_eos,
+                bos=self.tokenizer.bos_token,
+            )
+            object.__setattr__(self, "_plan_cache", plans)
+        return plans
+
     def _run(self, batch: Mapping[str, list[Any]]) -> tuple[Batch, dict[int, RowError]]:
         reasons = drop_reasons(batch)
         errors: dict[int, RowError] = {}
         if self.column not in batch:
             raise SftDataError(f"Encode: batch has no {self.column!r} column; got {sorted(batch)}")
         plans: list[Plan | None] = [None] * batch_len(batch)
+        plan = self._planner().plan
         for i, messages in enumerate(batch[self.column]):
             if reasons[i] is None:
                 try:
-                    plans[i] = self._plan(messages)
+                    plans[i] = plan(messages)  # validates the conversation
                 except RowError as e:
                     reasons[i], errors[i] = e.reason, e
         return self._finish(batch, plans, reasons, errors), errors
-
-    def _plan(self, messages: Any) -> Plan:
-        template: ChatTemplate = self.template  # type: ignore[assignment]
-        segments = template.segments(messages)  # validates the conversation
-        for last in range(len(messages) - 1, -1, -1):
-            if messages[last]["role"] == "assistant":
-                break
-        else:
-            raise RowError("parse.no_assistant", "conversation has no assistant turn")
-        bos = self.tokenizer.bos_token
-        return plan_segments(
-            segments, loss_on=self.loss_on, last=last, eos=self.train_on_eos, bos=bos
-        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,261 @@
+"""Plans: the tokenization pieces of one conversation, and a cache of compiled plans.
+
+A *plan* is the list of tokenization pieces of one row, as plain tuples::
+
+    (SPECIAL, token, trained)        one control token, looked up by name
+    (START, text, ranges)            a text piece that starts a reference tokenizer call
+    (CONT, text, ranges)             a text piece continuing the render after a control token
+    (GLUE_START | GLUE_CONT, ...)    the same for a piece with no message content in it:
+                                     its tokens depend on the template alone, so the
+                                     encoder tokenizes it once and reuses the ids
+
+``ranges`` are the merged char spans ``[start, end)`` of the piece that carry loss.
+START / CONT follow :mod:`sftdata.templates._segments`: they differ only for a tokenizer
+that prefixes the start of a call alone (Metaspace ``prepend_scheme="first"``).
+
+:func:`plan_segments` turns any template's segments into a plan. :class:`PlanCache`
+does the same for a built-in :class:`~sftdata.templates.Template` without rendering
+segments per row: a conversation's plan depends on its content only through the content
+strings themselves, once the *shape* is fixed (the roles, and which contents are empty
+or whitespace). The cache renders each shape once with placeholder contents, compiles
+the plan with slots, and fills the slots per row. Property-tested equal to
+``plan_segments(template.segments(messages))``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sftdata._contract import RowError
+from sftdata.templates import Segment, Template
+
+SPECIAL, START, CONT, GLUE_START, GLUE_CONT = 0, 1, 2, 3, 4
+#: how a text kind is tokenized: GLUE_* like START / CONT
+TOKENIZE_AS = {START: START, CONT: CONT, GLUE_START: START, GLUE_CONT: CONT}
+
+Piece = tuple[int, str, Any]
+Plan = list[Piece]
+
+# One grouped piece: its kind (SPECIAL / START / CONT) and its (segment, trained) parts.
+_Group = tuple[int, list[tuple[Segment, bool]]]
+
+
+def group_segments(
+    segments: Sequence[Segment], *, loss_on: str, last: int, eos: bool, bos: str | None
+) -> list[_Group]:
+    """Cut segments into tokenization pieces and say which segments are trained.
+
+    Pieces follow :func:`~sftdata.templates.split_pieces`: a segment is trained with
+    ``loss_on="all"``; else when it is ``train`` (and content, unless ``eos``) and, with
+    ``loss_on="last"``, belongs to message ``last``. A text piece is START at the
+    render's start, after control token ``bos`` or at a ``break_before`` segment, else
+    CONT (as :func:`~sftdata.templates.token_ids`).
+    """
+    everything, only = loss_on == "all", last if loss_on == "last" else None
+    groups: list[_Group] = []
+    parts: list[tuple[Segment, bool]] = []
+    kind = START
+    for seg in segments:
+        text, special, message, content, train, brk = seg
+        trained = everything or (train and (eos or content) and (only is None or message == only))
+        if special or (brk and parts):
+            if parts:
+                groups.append((kind, parts))
+                parts = []
+            if special:
+                groups.append((SPECIAL, [(seg, bool(trained))]))
+                kind = START if text == bos else CONT
+                continue
+        if brk:
+            kind = START
+        parts.append((seg, bool(trained)))
+    if parts:
+        groups.append((kind, parts))
+    return groups
+
+
+def plan_segments(
+    segments: Sequence[Segment], *, loss_on: str, last: int, eos: bool, bos: str | None
+) -> Plan:
+    """The plan of one rendered conversation (see the module docstring)."""
+    plan: Plan = []
+    for kind, parts in group_segments(segments, loss_on=loss_on, last=last, eos=eos, bos=bos):
+        if kind == SPECIAL:
+            seg, trained = parts[0]
+            plan.append((SPECIAL, seg.text, trained))
+            continue
+        texts: list[str] = []
+        ranges: list[tuple[int, int]] = []
+        pos, has_content = 0, False
+        for seg, trained in parts:
+            end = pos + len(seg.text)
+            has_content = has_content or (seg.content and end > pos)
+            if end > pos and trained:
+                _extend(ranges, pos, end)
+            texts.append(seg.text)
+            pos = end
+        glue = kind + 2 if not has_content else kind
+        plan.append((glue, "".join(texts), tuple(ranges)))
+    return plan
+
+
+def _extend(ranges: list[tuple[int, int]], start: int, end: int) -> None:
+    if ranges and ranges[-1][1] == start:
+        ranges[-1] = (ranges[-1][0], end)
+    else:
+        ranges.append((start, end))
+
+
+def last_assistant(messages: Sequence[Any]) -> int:
+    """Index of the last assistant message; ``parse.no_assistant`` if there is none."""
+    for last in range(len(messages) - 1, -1, -1):
+        if messages[last]["role"] == "assistant":
+            return last
+    raise RowError("parse.no_assistant", "conversation has no assistant turn")
+
+
+# Content slot markers: a private-use character cannot occur in any template's glue.
+_MARK = "\ue000"
+# Strip operations found on a slot: none, strip, lstrip, rstrip.
+_OPS = {f" {_MARK} ": 0, _MARK: 1, f"{_MARK} ": 2, f" {_MARK}": 3}
+_EMPTY, _BLANK, _TEXT = 0, 1, 2
+_MAX_SHAPES = 4096
+
+# A compiled plan entry: a finished piece, or (None, kind, parts) to fill, where each
+# part is (glue text, -1, 0, trained) or ("", message index, strip op, trained).
+_Part = tuple[str, int, int, bool]
+_Entry = tuple[Piece | None, int, tuple[_Part, ...]]
+
+
+class PlanCache:
+    """Plans of a template's conversations; for a built-in :class:`Template`, compiled
+    once per conversation shape.
+
+    ``plan(messages)`` equals ``plan_segments(template.segments(messages), ...)`` with
+    ``last`` = the last assistant turn, and raises the same :class:`RowError`. Rows the
+    fast path cannot key (not a list of ``{"role": str, "content": str}`` dicts) and any
+    other template (a jinja one renders content-dependent text) go through
+    ``template.segments``.
+    """
+
+    def __init__(self, template: Any, *, loss_on: str, eos: bool, bos: str | None) -> None:
+        self.template, self.loss_on, self.eos, self.bos = template, loss_on, eos, bos
+        self._shapes: dict[tuple[Any, ...], list[_Entry] | RowError | None] = {}
+        self._lock = threading.Lock()
+        self._fast = type(template) is Template  # a subclass may render differently
+
+    def plan(self, messages: Any) -> Plan:
+        key = _shape(messages) if self._fast else None
+        if key is None:
+            return self.slow_plan(messages)
+        try:
+            compiled = self._shapes[key]
+        except KeyError:
+            compiled = self._compile(key)
+        if compiled is None:  # a shape the compiler does not understand
+            return self.slow_plan(messages)
+        if isinstance(compiled, RowError):  # a fresh error per row, same reason and text
+            error = RowError(compiled.reason)
+            error.args = compiled.args
+            raise error
+        out: Plan = []
+        for done, kind, parts in compiled:
+            if done is not None:
+                out.append(done)
+                continue
+            texts: list[str] = []
+            ranges: list[tuple[int, int]] = []
+            pos = 0
+            for text, slot, op, trained in parts:
+                if slot >= 0:
+                    text = messages[slot]["content"]
+                    if op:
+                        text = (
+                            text.strip() if op == 1 else text.lstrip() if op == 2 else text.rstrip()
+                        )
+                end = pos + len(text)
+                if trained and end > pos:
+                    if ranges and ranges[-1][1] == pos:
+                        ranges[-1] = (ranges[-1][0], end)
+                    else:
+                        ranges.append((pos, end))
+                texts.append(text)
+                pos = end
+            out.append((kind, "".join(texts), tuple(ranges)))
+        return out
+
+    def slow_plan(self, messages: Any) -> Plan:
+        segments = self.template.segments(messages)  # validates the conversation
+        last = last_assistant(messages)
+        return plan_segments(segments, loss_on=self.loss_on, last=last, eos=self.eos, bos=self.bos)
+
+    def _compile(self, key: tuple[Any, ...]) -> list[_Entry] | RowError | None:
+        roles, states = key[0::2], key[1::2]
+        marks = {_EMPTY: "", _BLANK: " ", _TEXT: f" {_MARK} "}
+        shape = [{"role": r, "content": marks[s]} for r, s in zip(roles, states, strict=True)]
+        compiled: list[_Entry] | RowError | None
+        try:
+            segments = self.template.segments(shape)
+            last = last_assistant(shape)
+        except RowError as e:
+            compiled = e
+        else:
+            groups = group_segments(
+                segments, loss_on=self.loss_on, last=last, eos=self.eos, bos=self.bos
+            )
+            try:
+                compiled = [_compile_group(kind, parts, states) for kind, parts in groups]
+            except KeyError:  # a content transformed beyond stripping: no slot for it
+                compiled = None
+        with self._lock:
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[key] = compiled
+        return compiled
+
+
+def _compile_group(kind: int, parts: list[tuple[Segment, bool]], states: Sequence[int]) -> _Entry:
+    if kind == SPECIAL:
+        seg, trained = parts[0]
+        return (SPECIAL, seg.text, trained), kind, ()
+    out: list[_Part] = []
+    for seg, trained in parts:
+        if seg.content and seg.message is not None and seg.text:
+            state = states[seg.message]
+            op = _OPS[seg.text] if state == _TEXT else 0 if seg.text == " " else 1
+            if state != _EMPTY:
+                out.append(("", seg.message, op, trained))
+                continue
+        if seg.text:  # glue, or a content that renders empty whatever it holds
+            if out and out[-1][1] < 0 and out[-1][3] == trained:
+                out[-1] = (out[-1][0] + seg.text, -1, 0, trained)
+            else:
+                out.append((seg.text, -1, 0, trained))
+    if any(slot >= 0 for _, slot, _, _ in out):
+        return None, kind, tuple(out)
+    texts = "".join(text for text, _, _, _ in out)
+    ranges: list[tuple[int, int]] = []
+    pos = 0
+    for text, _, _, trained in out:
+        if trained and text:
+            _extend(ranges, pos, pos + len(text))
+        pos += len(text)
+    return (kind + 2, texts, tuple(ranges)), kind, ()
+
+
+def _shape(messages: Any) -> tuple[Any, ...] | None:
+    """(role, content state, role, content state, ...) or ``None`` to take the slow path."""
+    if type(messages) is not list:
+        return None
+    key: list[Any] = []
+    for m in messages:
+        if type(m) is not dict:
+            return None
+        role, content = m.get("role"), m.get("content")
+        if type(role) is not str or type(content) is not str:
+            return None
+        key.append(role)
+        key.append(_TEXT if content and not content.isspace() else _BLANK if content else _EMPTY)
+    return tuple(key)
