@@ -38,7 +38,7 @@ from sftdata._encode_pieces import (
     single_row,
     tokenize,
 )
-from sftdata._encode_plan import SPECIAL, START, Plan, PlanCache
+from sftdata._encode_plan import SPECIAL, START, PlanCache, Program, Row
 from sftdata.templates import Segment, get
 from sftdata.templates._segments import special_token_id
 
@@ -170,7 +170,7 @@ class _Encoder:
     def _finish(
         self,
         batch: Mapping[str, list[Any]],
-        plans: list[Plan | None],
+        plans: list[Row | None],
         reasons: list[str | None],
         errors: dict[int, RowError],
     ) -> Batch:
@@ -241,7 +241,7 @@ class Encode(_Encoder):
         errors: dict[int, RowError] = {}
         if self.column not in batch:
             raise SftDataError(f"Encode: batch has no {self.column!r} column; got {sorted(batch)}")
-        plans: list[Plan | None] = [None] * batch_len(batch)
+        plans: list[Row | None] = [None] * batch_len(batch)
         plan = self._planner().plan
         for i, messages in enumerate(batch[self.column]):
             if reasons[i] is None:
@@ -285,9 +285,8 @@ class EncodeText(_Encoder):
                 f"EncodeText: batch has no {self.column!r} column; got {sorted(batch)}"
             )
         reasons = drop_reasons(batch)
-        bos: Plan = [(SPECIAL, self.tokenizer.bos_token, True)] if self.add_bos else []
-        eos: Plan = [(SPECIAL, self.tokenizer.eos_token, True)] if self.add_eos else []
-        plans: list[Plan | None] = [None] * batch_len(batch)
+        text_program, empty_program = self._programs()
+        plans: list[Row | None] = [None] * batch_len(batch)
         for i, text in enumerate(batch[self.column]):
             if reasons[i] is not None:
                 continue
@@ -297,5 +296,19 @@ class EncodeText(_Encoder):
                 )
                 reasons[i] = errors[i].reason
                 continue
-            plans[i] = [*bos, (START, text, ((0, len(text)),) if text else ()), *eos]
+            plans[i] = Row(text_program, [text], []) if text else Row(empty_program, [], [])
         return self._finish(batch, plans, reasons, errors), errors
+
+    def _programs(self) -> tuple[Program, Program]:
+        """BOS + the document (one word, all trained) + EOS; and BOS + EOS alone."""
+        programs = self.__dict__.get("_plan_cache")
+        if programs is None:
+            tok = self.tokenizer
+            bos = [(SPECIAL, tok.bos_token, True)] if self.add_bos else []
+            eos = [(SPECIAL, tok.eos_token, True)] if self.add_eos else []
+            programs = (
+                Program((*bos, 0, *eos), (START,), (-1,)),
+                Program((*bos, *eos), (), ()),
+            )
+            object.__setattr__(self, "_plan_cache", programs)
+        return programs

@@ -29,11 +29,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
-from sftdata._encode_plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Plan
+from sftdata._encode_plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Program, Row
 from sftdata.templates._segments import continuation, no_start_prefix, special_token_id
 
 ENCODED = ("input_ids", "labels", "attention_mask")
-_MAX_SHARED = 100_000  # tokens kept in a step's shared-piece table
 
 
 class SharedPieces:
@@ -41,19 +40,17 @@ class SharedPieces:
 
     A piece (the plan tuple itself: kind, text, trained ranges) maps to a run of the
     table; a piece's tokens never depend on its neighbours, so copying them is exactly
-    tokenizing it again. Append-only; additions happen under a lock, and each batch
-    works on a snapshot.
+    tokenizing it again. Append-only; additions happen under a lock and each batch
+    works on a snapshot. Its size is bounded: the pieces are control tokens and the
+    glue of a built-in template's shapes (a jinja template's glue is tokenized per row).
     """
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.where: dict[Piece, tuple[int, int, int]] = {}  # piece -> (start, length, trained)
         self.ids: list[int] = []
         self.mask: list[bool] = []
-        self.lock = threading.Lock()
         self._arrays: tuple[np.ndarray, np.ndarray] | None = None
-
-    def full(self) -> bool:
-        return len(self.ids) >= _MAX_SHARED
 
     def add(self, piece: Piece, ids: Sequence[int], mask: Sequence[bool]) -> None:
         if piece in self.where:
@@ -64,14 +61,15 @@ class SharedPieces:
         self._arrays = None
 
     def snapshot(self) -> tuple[dict[Piece, tuple[int, int, int]], np.ndarray, np.ndarray]:
-        if self._arrays is None:
-            self._arrays = (np.array(self.ids, np.int32), np.array(self.mask, bool))
-        return dict(self.where), *self._arrays
+        with self.lock:
+            if self._arrays is None:
+                self._arrays = (np.array(self.ids, np.int32), np.array(self.mask, bool))
+            return dict(self.where), *self._arrays
 
 
 class Assembled(NamedTuple):
     """A batch's tokens: flat ``ids`` / ``labels``, each row's ``[start, end)`` and
-    trained-token count (``None`` for a row without a plan)."""
+    trained-token count (``None`` / 0 for a row without a plan)."""
 
     ids: np.ndarray
     labels: np.ndarray
@@ -79,46 +77,59 @@ class Assembled(NamedTuple):
     trained: list[int]
 
 
-def tokenize(tokenizer: Any, plans: list[Plan | None], shared: SharedPieces) -> Assembled:
+def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> Assembled:
     """Token ids and labels of every planned row, with one tokenizer call per START/CONT kind."""
     never = no_start_prefix(tokenizer)
     split = never is not None  # START and CONT words need separate calls
-    # Pass 1: the words of each call, row by row; shared pieces not seen yet.
+    # Pass 1: each call's rows of words; shared pieces not seen yet.
     calls: list[list[list[str]]] = [[], []]
-    rows_of: list[dict[int, int]] = [{}, {}]  # row -> its position among the call's rows
+    call_row: list[list[int]] = [[-1] * len(rows), [-1] * len(rows)]
+    word_base: list[list[int]] = [[0] * len(rows), [0] * len(rows)]
+    n_words = [0, 0]
     known = shared.where
     new: dict[Piece, None] = {}
-    for r, plan in enumerate(plans):
-        if plan is None:
+    for r, row in enumerate(rows):
+        if row is None:
             continue
-        words: list[list[str]] = [[], []]
-        for piece in plan:
-            kind = piece[0]
-            if kind in (START, CONT):
-                if piece[1]:
-                    words[kind == CONT and split].append(piece[1])
-            elif piece not in known:
-                new[piece] = None
+        program, words = row.program, row.words
+        chunks = program.chunks
+        if chunks is None or chunks[0] != split:
+            for item in program.layout:
+                if not isinstance(item, int) and item not in known:
+                    new[item] = None
+        if not words:
+            continue
+        if not split:
+            parts: tuple[list[str], list[str]] = (words, [])
+        else:
+            kinds = program.word_kinds
+            parts = (
+                [w for w, k in zip(words, kinds, strict=True) if k == START],
+                [w for w, k in zip(words, kinds, strict=True) if k == CONT],
+            )
         for c in (0, 1):
-            if words[c]:
-                rows_of[c][r] = len(calls[c])
-                calls[c].append(words[c])
+            if parts[c]:
+                call_row[c][r] = len(calls[c])
+                word_base[c][r] = n_words[c]
+                n_words[c] += len(parts[c])
+                calls[c].append(parts[c])
     # New glue pieces ride along as one extra row of their call.
     new_text: list[list[Piece]] = [[], []]
     for piece in new:
-        if piece[0] != SPECIAL and piece[1] and not shared.full():
+        if piece[0] != SPECIAL and piece[1]:
             new_text[TOKENIZE_AS[piece[0]] == CONT and split].append(piece)
-    extra = [len(calls[c]) if new_text[c] else -1 for c in (0, 1)]
+    extra = [-1, -1]
     for c in (0, 1):
         if new_text[c]:
+            extra[c] = len(calls[c])
             calls[c].append([p[1] for p in new_text[c]])
     encoded = [
         _Words(tokenizer, calls[0], never if not split else None),
         _Words(tokenizer, calls[1], never),
     ]
     _learn(tokenizer, shared, new, new_text, encoded, extra)
-    where, shared_ids, shared_mask = shared.snapshot()
-    return _assemble(plans, split, where, shared_ids, shared_mask, encoded, rows_of)
+    snapshot = shared.snapshot()
+    return _assemble(rows, split, snapshot, encoded, call_row, word_base, n_words)
 
 
 class _Words:
@@ -127,27 +138,25 @@ class _Words:
     def __init__(self, tokenizer: Any, rows: list[list[str]], never: Any) -> None:
         self.encodings: list[Any] = []
         self.ids = np.zeros(0, np.int32)
-        self.first: list[int] = []
-        self.length: list[int] = []
-        self.row_start: list[int] = []
+        self.first = np.zeros(0, np.int64)
+        self.length = np.zeros(0, np.int64)
+        self.row_start = np.zeros(0, np.int64)
         if not rows:
             return
         with continuation(tokenizer, never) if never is not None else contextlib.nullcontext():
             self.encodings = _encode_rows(tokenizer, rows)
         id_lists = [e.ids for e in self.encodings]
-        sizes = [len(x) for x in id_lists]
-        total = sum(sizes)
+        sizes = np.array([len(x) for x in id_lists], np.int64)
+        total = int(sizes.sum())
         self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, total)
         words = np.fromiter(
             itertools.chain.from_iterable(e.word_ids for e in self.encodings), np.int64, total
         )
-        n_words = [len(r) for r in rows]
-        word_base = np.cumsum(n_words) - n_words
-        words += np.repeat(word_base, sizes)
-        counts = np.bincount(words, minlength=sum(n_words))
-        self.first = (np.cumsum(counts) - counts).tolist()
-        self.length = counts.tolist()
-        self.row_start = (np.cumsum(sizes) - sizes).tolist()
+        n_words = np.array([len(r) for r in rows], np.int64)
+        words += np.repeat(np.cumsum(n_words) - n_words, sizes)
+        self.length = np.bincount(words, minlength=int(n_words.sum()))
+        self.first = np.cumsum(self.length) - self.length
+        self.row_start = np.cumsum(sizes) - sizes
 
 
 def _encode_rows(tokenizer: Any, rows: list[list[str]]) -> list[Any]:
@@ -239,11 +248,11 @@ def _learn(
             if extra[c] < 0:
                 continue
             words, enc = encoded[c], encoded[c].encodings[extra[c]]
-            all_ids, start = enc.ids, words.row_start[extra[c]]
+            all_ids, start = enc.ids, int(words.row_start[extra[c]])
             first_word = len(words.length) - len(new_text[c])  # the extra row is the last
             for k, piece in enumerate(new_text[c]):
-                a = words.first[first_word + k] - start
-                b = a + words.length[first_word + k]
+                a = int(words.first[first_word + k]) - start
+                b = a + int(words.length[first_word + k])
                 mask = [False] * (b - a)
                 for s, e in _token_runs(enc, a, b, piece[2]):
                     mask[s - a : e - a] = [True] * (e - s)
@@ -253,18 +262,19 @@ def _learn(
 def _token_runs(
     enc: Any, a: int, b: int, trained: tuple[tuple[int, int], ...]
 ) -> list[tuple[int, int]]:
-    """Runs of tokens in ``[a, b)`` (one word of ``enc``) that overlap the trained char ranges.
+    """For each trained char range, the run ``[first, last)`` of tokens in ``[a, b)``
+    (one word of ``enc``) that overlap it; a run may be empty.
 
-    Offsets grow monotonically, so each range ``[s, e)`` is one run of tokens, found by
-    bisection; a zero-width token counts as covering the character it sits on.
+    A token overlaps ``[s, e)`` iff it ends after ``s`` and starts before ``e``; a
+    zero-width token counts as covering the character it sits on. Offsets grow
+    monotonically, so each run is found by a few probes and a bisection.
     """
     runs = []
     pos = a
     for s, e in trained:
         first = _first_token(enc, pos, b, ending_after=s)
         last = _first_token(enc, first, b, starting_at=e)
-        if last > first:
-            runs.append((first, last))
+        runs.append((first, last))
         pos = last
     return runs
 
@@ -273,10 +283,26 @@ def _first_token(
     enc: Any, lo: int, hi: int, *, ending_after: int = -1, starting_at: int | None = None
 ) -> int:
     """First token in ``[lo, hi)`` that ends after char ``ending_after`` (or, with
-    ``starting_at``, starts at or after that char); ``hi`` if none. Binary search."""
+    ``starting_at``, starts at or after that char); ``hi`` if none.
+
+    The answer is usually next to ``lo`` (a turn header is a few tokens) or at ``hi``
+    (a range that runs to the end of its piece): both are probed first.
+    """
+    if lo >= hi:
+        return lo
+    to_chars = enc.token_to_chars
+    if starting_at is not None:
+        if to_chars(hi - 1)[0] < starting_at:
+            return hi
+    else:
+        for probe in range(lo, min(lo + 4, hi)):
+            start, end = to_chars(probe)
+            if max(end, start + 1) > ending_after:
+                return probe
+            lo = probe + 1
     while lo < hi:
         mid = (lo + hi) // 2
-        start, end = enc.token_to_chars(mid)
+        start, end = to_chars(mid)
         past = (
             start >= starting_at if starting_at is not None else max(end, start + 1) > ending_after
         )
@@ -287,84 +313,157 @@ def _first_token(
     return lo
 
 
-def _assemble(
-    plans: list[Plan | None],
-    split: bool,
-    where: dict[Piece, tuple[int, int, int]],
-    shared_ids: np.ndarray,
-    shared_mask: np.ndarray,
-    encoded: list[_Words],
-    rows_of: list[dict[int, int]],
-) -> Assembled:
-    """Pass 2: each row as chunks of the token table [shared | call 0 | call 1], then
-    one gather for the whole batch."""
-    base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
-    firsts = [encoded[0].first, encoded[1].first]
-    lengths = [encoded[0].length, encoded[1].length]
-    next_word = [0, 0]
+# A program's chunks in its step's shared table: (split, starts, sizes, flags, mixed,
+# word chunk positions per call, partial words as (word, chunk position, call, index in
+# call)). Word chunks hold placeholders until a batch fills them.
+_Chunks = tuple[
+    bool,
+    list[int],
+    list[int],
+    list[bool],
+    bool,
+    tuple[list[int], list[int]],
+    list[tuple[int, int, int, int]],
+]
+
+
+def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: bool) -> _Chunks:
     starts: list[int] = []
     sizes: list[int] = []
     flags: list[bool] = []
-    bounds: list[tuple[int, int] | None] = [None] * len(plans)
-    trained_counts = [0] * len(plans)
-    pos = 0
-    for r, plan in enumerate(plans):
-        if plan is None:
+    mixed = False
+    positions: tuple[list[int], list[int]] = ([], [])
+    partial: list[tuple[int, int, int, int]] = []
+    for item in program.layout:
+        if isinstance(item, int):
+            mode = program.word_modes[item]
+            c = int(program.word_kinds[item] == CONT and split)
+            here = len(starts)
+            if mode > 0:
+                partial.append((item, here, c, len(positions[c])))
+            positions[c].append(here)
+            n = 1 if mode <= 0 else 2 * mode + 1
+            starts += [0] * n
+            sizes += [0] * n
+            flags += [mode == -1] if mode <= 0 else [k % 2 == 1 for k in range(n)]
             continue
-        row_start, trained_here = pos, 0
-        for piece in plan:
-            kind, text, trained = piece
-            if kind in (START, CONT):
-                if not text:
-                    continue
-                c = kind == CONT and split
-                g = next_word[c]
-                next_word[c] = g + 1
-                first, n = firsts[c][g], lengths[c][g]
-                start = base[c] + first
-                pos += n
-                if not trained:
-                    starts.append(start)
-                    sizes.append(n)
-                    flags.append(False)
-                elif len(trained) == 1 and trained[0][0] == 0 and trained[0][1] == len(text):
-                    starts.append(start)
-                    sizes.append(n)
-                    flags.append(True)
-                    trained_here += n
-                else:  # partly trained: cut at the token offsets
-                    words = encoded[c]
-                    row = rows_of[c][r]
-                    enc, local = words.encodings[row], first - words.row_start[row]
-                    at = local
-                    for s, e in _token_runs(enc, local, local + n, trained):
-                        starts += (start + at - local, start + s - local)
-                        sizes += (s - at, e - s)
-                        flags += (False, True)
-                        trained_here += e - s
-                        at = e
-                    starts.append(start + at - local)
-                    sizes.append(local + n - at)
-                    flags.append(False)
-            else:
-                start, n, t = where[piece]
-                starts.append(start)
-                sizes.append(n)
-                flags.append(True)
-                trained_here += t
-                pos += n
-        bounds[r] = (row_start, pos)
-        trained_counts[r] = trained_here
-    size = np.array(sizes, np.int64)
-    offset = np.cumsum(size) - size
-    index = np.repeat(np.array(starts, np.int64) - offset, size) + np.arange(pos, dtype=np.int64)
+        start, size, trained = where[item]
+        starts.append(start)
+        sizes.append(size)
+        flags.append(trained > 0)
+        mixed = mixed or 0 < trained < size
+    return split, starts, sizes, flags, mixed, positions, partial
+
+
+def _assemble(
+    rows: list[Row | None],
+    split: bool,
+    snapshot: tuple[dict[Piece, tuple[int, int, int]], np.ndarray, np.ndarray],
+    encoded: list[_Words],
+    call_row: list[list[int]],
+    word_base: list[list[int]],
+    n_words: list[int],
+) -> Assembled:
+    """Pass 2: each row as chunks of the token table [shared | call 0 | call 1]; the
+    word chunks filled for all rows at once; then one gather for the whole batch."""
+    where, shared_ids, shared_mask = snapshot
+    starts: list[int] = []
+    sizes: list[int] = []
+    flags: list[bool] = []
+    word_chunks: tuple[list[int], list[int]] = ([], [])
+    row_chunk: list[int] = []
+    partial_rows: list[tuple[int, int, Any, Any]] = []
+    mixed = False
+    for r, row in enumerate(rows):
+        if row is None:
+            continue
+        program = row.program
+        chunks = program.chunks
+        if chunks is None or chunks[0] != split:
+            chunks = program.chunks = _layout(program, where, split)
+        base = len(starts)
+        row_chunk.append(base)
+        starts += chunks[1]
+        sizes += chunks[2]
+        flags += chunks[3]
+        mixed = mixed or chunks[4]
+        positions = chunks[5]
+        if positions[0]:
+            word_chunks[0].extend([base + p for p in positions[0]])
+        if positions[1]:
+            word_chunks[1].extend([base + p for p in positions[1]])
+        if chunks[6]:
+            partial_rows.append((r, base, chunks[6], row.ranges))
+    start_arr = np.array(starts, np.int64)
+    size_arr = np.array(sizes, np.int64)
+    table_base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
+    for c in (0, 1):
+        if word_chunks[c]:
+            where_c = np.array(word_chunks[c], np.int64)
+            start_arr[where_c] = table_base[c] + encoded[c].first[: n_words[c]]
+            size_arr[where_c] = encoded[c].length[: n_words[c]]
+    if partial_rows:
+        _fill_partial(partial_rows, start_arr, size_arr, encoded, call_row, word_base, table_base)
+    ends = np.cumsum(size_arr)
+    total = int(ends[-1]) if len(ends) else 0
+    index = np.repeat(start_arr - (ends - size_arr), size_arr) + np.arange(total, dtype=np.int64)
     table = np.concatenate([shared_ids, encoded[0].ids, encoded[1].ids])
     ids = table[index]
-    mask = np.repeat(np.array(flags, bool), size)
-    if len(shared_mask):
-        mask &= np.concatenate([shared_mask, np.ones(len(table) - len(shared_mask), bool)])[index]
+    mask = np.repeat(np.array(flags, bool), size_arr)
+    if mixed:  # a shared piece trained in part: its own mask decides
+        rest = np.ones(len(table) - len(shared_mask), bool)
+        mask &= np.concatenate([shared_mask, rest])[index]
     labels = np.where(mask, ids, np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
-    return Assembled(ids, labels, bounds, trained_counts)
+    # Row bounds and trained counts from chunk and token prefix sums.
+    token_at = np.concatenate([[0], ends])[[*row_chunk, len(starts)]]
+    trained_at = np.concatenate([[0], np.cumsum(mask)])[token_at]
+    bounds: list[tuple[int, int] | None] = [None] * len(rows)
+    trained = [0] * len(rows)
+    lo, tlo = token_at.tolist(), (trained_at[1:] - trained_at[:-1]).tolist()
+    k = 0
+    for r, row in enumerate(rows):
+        if row is not None:
+            bounds[r] = (lo[k], lo[k + 1])
+            trained[r] = tlo[k]
+            k += 1
+    return Assembled(ids, labels, bounds, trained)
+
+
+def _fill_partial(
+    partial_rows: list[tuple[int, int, Any, Any]],
+    start_arr: np.ndarray,
+    size_arr: np.ndarray,
+    encoded: list[_Words],
+    call_row: list[list[int]],
+    word_base: list[list[int]],
+    table_base: list[int],
+) -> None:
+    """Cut each partly trained word into its untrained / trained chunks by token offsets."""
+    at_list: list[int] = []
+    start_list: list[int] = []
+    size_list: list[int] = []
+    for r, base, partial, ranges in partial_rows:
+        for (_, pos, c, index), trained in zip(partial, ranges, strict=True):
+            words = encoded[c]
+            crow = call_row[c][r]
+            g = word_base[c][r] + index
+            first, n = int(words.first[g]), int(words.length[g])
+            local = first - int(words.row_start[crow])
+            origin = table_base[c] + first - local  # table index of the encoding's token 0
+            at = local
+            chunk = base + pos
+            for s, e in _token_runs(words.encodings[crow], local, local + n, trained):
+                at_list += (chunk, chunk + 1)
+                start_list += (origin + at, origin + s)
+                size_list += (s - at, e - s)
+                chunk += 2
+                at = e
+            at_list.append(chunk)
+            start_list.append(origin + at)
+            size_list.append(local + n - at)
+    where = np.array(at_list, np.int64)
+    start_arr[where] = start_list
+    size_arr[where] = size_list
 
 
 def finish(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sftdata._contract import RowError
 from sftdata.templates import Segment, Template
@@ -116,6 +116,85 @@ def last_assistant(messages: Sequence[Any]) -> int:
     raise RowError("parse.no_assistant", "conversation has no assistant turn")
 
 
+class Program:
+    """The fixed layout of a conversation's pieces, with its content pieces as *words*.
+
+    ``layout`` lists the pieces in order: a shared piece (a control token or a glue
+    piece, as its plan tuple) or the int ``j`` of the ``j``-th word. For each word,
+    ``word_kinds`` says START or CONT and ``word_modes`` how it is trained: ``0`` not
+    at all, ``-1`` whole, ``k > 0`` in ``k`` char ranges (given per row). ``chunks`` is
+    filled by the tokenizer: the row's chunk layout in its step's shared-piece table.
+    """
+
+    __slots__ = ("chunks", "layout", "word_kinds", "word_modes")
+
+    def __init__(
+        self,
+        layout: tuple[Piece | int, ...],
+        word_kinds: tuple[int, ...],
+        word_modes: tuple[int, ...],
+    ) -> None:
+        self.layout, self.word_kinds, self.word_modes = layout, word_kinds, word_modes
+        self.chunks: Any = None
+
+
+class Row(NamedTuple):
+    """One planned conversation: its program, its words' texts, and the trained char
+    ranges of its partly trained words (in word order)."""
+
+    program: Program
+    words: list[str]
+    ranges: list[tuple[tuple[int, int], ...]]
+
+
+def row_of_plan(plan: Plan) -> Row:
+    """A program of its own for one plan (rows the shape cache does not cover): its
+    control tokens are shared pieces, all its text pieces words."""
+    layout: list[Piece | int] = []
+    kinds: list[int] = []
+    modes: list[int] = []
+    words: list[str] = []
+    partial: list[tuple[tuple[int, int], ...]] = []
+    for piece in plan:
+        kind, text, trained = piece
+        if kind == SPECIAL:
+            layout.append(piece)
+            continue
+        if not text:
+            continue
+        kind = TOKENIZE_AS[kind]  # glue of a rendering that may never repeat: not shared
+        layout.append(len(words))
+        words.append(text)
+        kinds.append(kind)
+        if not trained:
+            modes.append(0)
+        elif len(trained) == 1 and trained[0][0] == 0 and trained[0][1] == len(text):
+            modes.append(-1)
+        else:
+            modes.append(len(trained))
+            partial.append(trained)
+    return Row(Program(tuple(layout), tuple(kinds), tuple(modes)), words, partial)
+
+
+def plan_of_row(row: Row) -> Plan:
+    """The plan a row stands for (the inverse of :func:`row_of_plan`; for tests)."""
+    program, words, partial = row
+    plan: Plan = []
+    k = 0
+    for item in program.layout:
+        if not isinstance(item, int):
+            plan.append(item)
+            continue
+        text, mode = words[item], program.word_modes[item]
+        ranges: tuple[tuple[int, int], ...] = ()
+        if mode == -1:
+            ranges = ((0, len(text)),)
+        elif mode > 0:
+            ranges, k = partial[k], k + 1
+        plan.append((program.word_kinds[item], text, ranges))
+    return plan
+
+
 # Content slot markers: a private-use character cannot occur in any template's glue.
 _MARK = "\ue000"
 # Strip operations found on a slot: none, strip, lstrip, rstrip.
@@ -123,79 +202,86 @@ _OPS = {f" {_MARK} ": 0, _MARK: 1, f"{_MARK} ": 2, f" {_MARK}": 3}
 _EMPTY, _BLANK, _TEXT = 0, 1, 2
 _MAX_SHAPES = 4096
 
-# A compiled plan entry: a finished piece, or (None, kind, parts) to fill, where each
-# part is (glue text, -1, 0, trained) or ("", message index, strip op, trained).
+# How to fill one word of a compiled shape: its parts, each (glue text, -1, 0, trained)
+# or ("", message index, strip op, trained), and its mode (see Program).
 _Part = tuple[str, int, int, bool]
-_Entry = tuple[Piece | None, int, tuple[_Part, ...]]
+_Fill = tuple[tuple[_Part, ...], int]
 
 
 class PlanCache:
-    """Plans of a template's conversations; for a built-in :class:`Template`, compiled
+    """Rows of a template's conversations; for a built-in :class:`Template`, compiled
     once per conversation shape.
 
-    ``plan(messages)`` equals ``plan_segments(template.segments(messages), ...)`` with
-    ``last`` = the last assistant turn, and raises the same :class:`RowError`. Rows the
-    fast path cannot key (not a list of ``{"role": str, "content": str}`` dicts) and any
-    other template (a jinja one renders content-dependent text) go through
-    ``template.segments``.
+    ``plan(messages)`` stands for ``plan_segments(template.segments(messages), ...)``
+    with ``last`` = the last assistant turn (:func:`plan_of_row` gives it back), and
+    raises the same :class:`RowError`. Rows the fast path cannot key (not a list of
+    ``{"role": str, "content": str}`` dicts) and any other template (a jinja one
+    renders content-dependent text) go through ``template.segments``.
     """
 
     def __init__(self, template: Any, *, loss_on: str, eos: bool, bos: str | None) -> None:
         self.template, self.loss_on, self.eos, self.bos = template, loss_on, eos, bos
-        self._shapes: dict[tuple[Any, ...], list[_Entry] | RowError | None] = {}
+        self._shapes: dict[
+            tuple[Any, ...], tuple[Program, tuple[_Fill, ...]] | RowError | None
+        ] = {}
         self._lock = threading.Lock()
         self._fast = type(template) is Template  # a subclass may render differently
 
-    def plan(self, messages: Any) -> Plan:
+    def plan(self, messages: Any) -> Row:
         key = _shape(messages) if self._fast else None
         if key is None:
-            return self.slow_plan(messages)
+            return row_of_plan(self.slow_plan(messages))
         try:
             compiled = self._shapes[key]
         except KeyError:
             compiled = self._compile(key)
         if compiled is None:  # a shape the compiler does not understand
-            return self.slow_plan(messages)
+            return row_of_plan(self.slow_plan(messages))
         if isinstance(compiled, RowError):  # a fresh error per row, same reason and text
             error = RowError(compiled.reason)
             error.args = compiled.args
             raise error
-        out: Plan = []
-        for done, kind, parts in compiled:
-            if done is not None:
-                out.append(done)
+        program, fills = compiled
+        words: list[str] = []
+        partial: list[tuple[tuple[int, int], ...]] = []
+        for parts, mode in fills:
+            if mode <= 0 and len(parts) == 2:  # the common case: a header and a content
+                (a, slot_a, op_a, _), (b, slot_b, op_b, _) = parts
+                if slot_a >= 0:
+                    a = _content(messages[slot_a]["content"], op_a)
+                if slot_b >= 0:
+                    b = _content(messages[slot_b]["content"], op_b)
+                words.append(a + b)
                 continue
             texts: list[str] = []
             ranges: list[tuple[int, int]] = []
             pos = 0
             for text, slot, op, trained in parts:
                 if slot >= 0:
-                    text = messages[slot]["content"]
-                    if op:
-                        text = (
-                            text.strip() if op == 1 else text.lstrip() if op == 2 else text.rstrip()
-                        )
+                    text = _content(messages[slot]["content"], op)
                 end = pos + len(text)
-                if trained and end > pos:
+                if trained:
                     if ranges and ranges[-1][1] == pos:
                         ranges[-1] = (ranges[-1][0], end)
                     else:
                         ranges.append((pos, end))
                 texts.append(text)
                 pos = end
-            out.append((kind, "".join(texts), tuple(ranges)))
-        return out
+            words.append("".join(texts))
+            if mode > 0:
+                partial.append(tuple(ranges))
+        return Row(program, words, partial)
 
     def slow_plan(self, messages: Any) -> Plan:
         segments = self.template.segments(messages)  # validates the conversation
         last = last_assistant(messages)
         return plan_segments(segments, loss_on=self.loss_on, last=last, eos=self.eos, bos=self.bos)
 
-    def _compile(self, key: tuple[Any, ...]) -> list[_Entry] | RowError | None:
+    def _compile(self, key: tuple[Any, ...]) -> tuple[Program, tuple[_Fill, ...]] | RowError | None:
         roles, states = key[0::2], key[1::2]
         marks = {_EMPTY: "", _BLANK: " ", _TEXT: f" {_MARK} "}
         shape = [{"role": r, "content": marks[s]} for r, s in zip(roles, states, strict=True)]
-        compiled: list[_Entry] | RowError | None
+        compiled: tuple[Program, tuple[_Fill, ...]] | RowError | None
         try:
             segments = self.template.segments(shape)
             last = last_assistant(shape)
@@ -206,7 +292,7 @@ class PlanCache:
                 segments, loss_on=self.loss_on, last=last, eos=self.eos, bos=self.bos
             )
             try:
-                compiled = [_compile_group(kind, parts, states) for kind, parts in groups]
+                compiled = _compile_groups(groups, states)
             except KeyError:  # a content transformed beyond stripping: no slot for it
                 compiled = None
         with self._lock:
@@ -216,10 +302,48 @@ class PlanCache:
         return compiled
 
 
-def _compile_group(kind: int, parts: list[tuple[Segment, bool]], states: Sequence[int]) -> _Entry:
-    if kind == SPECIAL:
-        seg, trained = parts[0]
-        return (SPECIAL, seg.text, trained), kind, ()
+def _content(text: str, op: int) -> str:
+    if op == 0:
+        return text
+    return text.strip() if op == 1 else text.lstrip() if op == 2 else text.rstrip()
+
+
+def _compile_groups(
+    groups: list[_Group], states: Sequence[int]
+) -> tuple[Program, tuple[_Fill, ...]]:
+    layout: list[Piece | int] = []
+    kinds: list[int] = []
+    modes: list[int] = []
+    fills: list[_Fill] = []
+    for kind, parts in groups:
+        if kind == SPECIAL:
+            seg, trained = parts[0]
+            layout.append((SPECIAL, seg.text, trained))
+            continue
+        out = _compile_parts(parts, states)
+        if not any(slot >= 0 for _, slot, _, _ in out):  # glue only: a shared piece
+            texts = "".join(text for text, _, _, _ in out)
+            ranges: list[tuple[int, int]] = []
+            pos = 0
+            for text, _, _, trained in out:
+                if trained:
+                    _extend(ranges, pos, pos + len(text))
+                pos += len(text)
+            layout.append((kind + 2, texts, tuple(ranges)))
+            continue
+        flags = [trained for _, _, _, trained in out]
+        runs = sum(1 for i, t in enumerate(flags) if t and (i == 0 or not flags[i - 1]))
+        mode = -1 if all(flags) else runs
+        layout.append(len(fills))
+        kinds.append(kind)
+        modes.append(mode)
+        fills.append((tuple(out), mode))
+    return Program(tuple(layout), tuple(kinds), tuple(modes)), tuple(fills)
+
+
+def _compile_parts(parts: list[tuple[Segment, bool]], states: Sequence[int]) -> list[_Part]:
+    """A piece's parts: glue texts (adjacent ones with the same training merged) and
+    content slots; every part renders non-empty."""
     out: list[_Part] = []
     for seg, trained in parts:
         if seg.content and seg.message is not None and seg.text:
@@ -233,16 +357,7 @@ def _compile_group(kind: int, parts: list[tuple[Segment, bool]], states: Sequenc
                 out[-1] = (out[-1][0] + seg.text, -1, 0, trained)
             else:
                 out.append((seg.text, -1, 0, trained))
-    if any(slot >= 0 for _, slot, _, _ in out):
-        return None, kind, tuple(out)
-    texts = "".join(text for text, _, _, _ in out)
-    ranges: list[tuple[int, int]] = []
-    pos = 0
-    for text, _, _, trained in out:
-        if trained and text:
-            _extend(ranges, pos, pos + len(text))
-        pos += len(text)
-    return (kind + 2, texts, tuple(ranges)), kind, ()
+    return out
 
 
 def _shape(messages: Any) -> tuple[Any, ...] | None:
