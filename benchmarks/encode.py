@@ -14,9 +14,9 @@ Contenders, all in this process, timed on the same conversations:
 * ``sftdata``: ``sd.Encode(tok, "chatml", max_length=...)`` on batches of ``--batch`` rows;
 * ``(a) raw``: one batched ``tokenizer(texts, add_special_tokens=False)`` call per batch on
   the already-rendered strings (no labels): the upper bound;
-* ``(b) per-piece``: tokenize each turn's prompt and answer separately (two calls per
-  turn) and concatenate, labels from the answer pieces (the approach of xtuner's
-  ``encode_fn``), row by row;
+* ``(b) per-piece``: ``tokenizer.encode`` each turn's prompt and answer separately (two
+  calls per turn) and concatenate, labels from the answer pieces (the approach of
+  xtuner's ``encode_fn``), row by row;
 * ``(c) apply_chat_template``: ``tokenizer.apply_chat_template(messages, tokenize=True,
   return_dict=True, return_assistant_tokens_mask=True)`` row by row, with a ChatML
   template carrying ``{% generation %}`` markers.
@@ -124,8 +124,8 @@ def encode_per_piece(tok: Any, messages: list[dict[str, str]]) -> dict[str, list
             prompt += f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n"
             continue
         prompt += "<|im_start|>assistant\n"
-        p = tok(prompt, add_special_tokens=False)["input_ids"]
-        a = tok(m["content"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        p = tok.encode(prompt, add_special_tokens=False)
+        a = tok.encode(m["content"] + "<|im_end|>", add_special_tokens=False)
         ids += p + a
         labels += [-100] * len(p) + a
         prompt = "\n"  # the separator opens the next turn's prompt

@@ -269,44 +269,57 @@ def _token_runs(
     zero-width token counts as covering the character it sits on. Offsets grow
     monotonically, so each run is found by a few probes and a bisection.
     """
+    to_chars = enc.token_to_chars
     runs = []
     pos = a
     for s, e in trained:
-        first = _first_token(enc, pos, b, ending_after=s)
-        last = _first_token(enc, first, b, starting_at=e)
+        first = _first_past(to_chars, pos, b, s, -1)
+        last = _first_at(to_chars, first, b, e)
         runs.append((first, last))
         pos = last
     return runs
 
 
-def _first_token(
-    enc: Any, lo: int, hi: int, *, ending_after: int = -1, starting_at: int | None = None
-) -> int:
-    """First token in ``[lo, hi)`` that ends after char ``ending_after`` (or, with
-    ``starting_at``, starts at or after that char); ``hi`` if none.
+def _first_past(to_chars: Any, lo: int, hi: int, s: int, guess: int) -> int:
+    """First token in ``[lo, hi)`` that ends after char ``s``; ``hi`` if none.
 
-    The answer is usually next to ``lo`` (a turn header is a few tokens) or at ``hi``
-    (a range that runs to the end of its piece): both are probed first.
+    ``guess`` (where the same piece of the same shape had it last time) is checked
+    first; else the first few tokens are probed (a turn header is a few tokens), then
+    the rest bisected.
     """
-    if lo >= hi:
-        return lo
-    to_chars = enc.token_to_chars
-    if starting_at is not None:
-        if to_chars(hi - 1)[0] < starting_at:
-            return hi
+    if lo < guess < hi:
+        start, end = to_chars(guess - 1)
+        if max(end, start + 1) <= s:
+            start, end = to_chars(guess)
+            if max(end, start + 1) > s:
+                return guess
+            lo = guess + 1
+        else:
+            hi = guess - 1  # that token is past: the answer is at most here
     else:
         for probe in range(lo, min(lo + 4, hi)):
             start, end = to_chars(probe)
-            if max(end, start + 1) > ending_after:
+            if max(end, start + 1) > s:
                 return probe
             lo = probe + 1
     while lo < hi:
         mid = (lo + hi) // 2
         start, end = to_chars(mid)
-        past = (
-            start >= starting_at if starting_at is not None else max(end, start + 1) > ending_after
-        )
-        if past:
+        if max(end, start + 1) > s:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _first_at(to_chars: Any, lo: int, hi: int, e: int) -> int:
+    """First token in ``[lo, hi)`` that starts at or after char ``e``; ``hi`` if none
+    (checked first: a trained range usually runs to the end of its piece)."""
+    if lo >= hi or to_chars(hi - 1)[0] < e:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if to_chars(mid)[0] >= e:
             hi = mid
         else:
             lo = mid + 1
@@ -372,7 +385,7 @@ def _assemble(
     flags: list[bool] = []
     word_chunks: tuple[list[int], list[int]] = ([], [])
     row_chunk: list[int] = []
-    partial_rows: list[tuple[int, int, Any, Any]] = []
+    partial_rows: list[tuple[int, int, Any, Any, list[int]]] = []
     mixed = False
     for r, row in enumerate(rows):
         if row is None:
@@ -393,7 +406,7 @@ def _assemble(
         if positions[1]:
             word_chunks[1].extend([base + p for p in positions[1]])
         if chunks[6]:
-            partial_rows.append((r, base, chunks[6], row.ranges))
+            partial_rows.append((r, base, chunks[6], row.ranges, program.guesses))
     start_arr = np.array(starts, np.int64)
     size_arr = np.array(sizes, np.int64)
     table_base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
@@ -430,7 +443,7 @@ def _assemble(
 
 
 def _fill_partial(
-    partial_rows: list[tuple[int, int, Any, Any]],
+    partial_rows: list[tuple[int, int, Any, Any, list[int]]],
     start_arr: np.ndarray,
     size_arr: np.ndarray,
     encoded: list[_Words],
@@ -442,22 +455,34 @@ def _fill_partial(
     at_list: list[int] = []
     start_list: list[int] = []
     size_list: list[int] = []
-    for r, base, partial, ranges in partial_rows:
-        for (_, pos, c, index), trained in zip(partial, ranges, strict=True):
-            words = encoded[c]
+    lists = [(w.first.tolist(), w.length.tolist(), w.row_start.tolist()) for w in encoded]
+    for r, base, partial, ranges, guesses in partial_rows:
+        for j, ((_, pos, c, index), trained) in enumerate(zip(partial, ranges, strict=True)):
+            firsts, lengths, row_starts = lists[c]
             crow = call_row[c][r]
             g = word_base[c][r] + index
-            first, n = int(words.first[g]), int(words.length[g])
-            local = first - int(words.row_start[crow])
+            first, n = firsts[g], lengths[g]
+            local = first - row_starts[crow]
             origin = table_base[c] + first - local  # table index of the encoding's token 0
-            at = local
             chunk = base + pos
-            for s, e in _token_runs(words.encodings[crow], local, local + n, trained):
+            enc = encoded[c].encodings[crow]
+            if len(trained) == 1:  # the common case: [untrained | trained | untrained]
+                s, e = trained[0]
+                to_chars = enc.token_to_chars
+                lo = _first_past(to_chars, local, local + n, s, local + guesses[j])
+                guesses[j] = lo - local
+                hi = _first_at(to_chars, lo, local + n, e)
+                at_list += (chunk, chunk + 1, chunk + 2)
+                start_list += (origin + local, origin + lo, origin + hi)
+                size_list += (lo - local, hi - lo, local + n - hi)
+                continue
+            at = local
+            for lo, hi in _token_runs(enc, local, local + n, trained):
                 at_list += (chunk, chunk + 1)
-                start_list += (origin + at, origin + s)
-                size_list += (s - at, e - s)
+                start_list += (origin + at, origin + lo)
+                size_list += (lo - at, hi - lo)
                 chunk += 2
-                at = e
+                at = hi
             at_list.append(chunk)
             start_list.append(origin + at)
             size_list.append(local + n - at)

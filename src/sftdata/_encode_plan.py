@@ -123,10 +123,12 @@ class Program:
     piece, as its plan tuple) or the int ``j`` of the ``j``-th word. For each word,
     ``word_kinds`` says START or CONT and ``word_modes`` how it is trained: ``0`` not
     at all, ``-1`` whole, ``k > 0`` in ``k`` char ranges (given per row). ``chunks`` is
-    filled by the tokenizer: the row's chunk layout in its step's shared-piece table.
+    filled by the tokenizer: the row's chunk layout in its step's shared-piece table;
+    ``guesses`` where each partly trained word's training started last time, in tokens
+    (a hint for the offset search).
     """
 
-    __slots__ = ("chunks", "layout", "word_kinds", "word_modes")
+    __slots__ = ("chunks", "guesses", "layout", "word_kinds", "word_modes")
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class Program:
     ) -> None:
         self.layout, self.word_kinds, self.word_modes = layout, word_kinds, word_modes
         self.chunks: Any = None
+        self.guesses = [-1] * sum(mode > 0 for mode in word_modes)
 
 
 class Row(NamedTuple):
