@@ -81,11 +81,9 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
     """Token ids and labels of every planned row, with one tokenizer call per START/CONT kind."""
     never = no_start_prefix(tokenizer)
     split = never is not None  # START and CONT words need separate calls
-    # Pass 1: each call's rows of words; shared pieces not seen yet.
-    calls: list[list[list[str]]] = [[], []]
-    call_row: list[list[int]] = [[-1] * len(rows), [-1] * len(rows)]
-    word_base: list[list[int]] = [[0] * len(rows), [0] * len(rows)]
-    n_words = [0, 0]
+    # Pass 1: every word of each call, row after row; shared pieces not seen yet.
+    calls: tuple[list[str], list[str]] = ([], [])
+    word_base: tuple[list[int], list[int]] = ([0] * len(rows), [0] * len(rows))
     known = shared.where
     new: dict[Piece, None] = {}
     for r, row in enumerate(rows):
@@ -97,66 +95,73 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
             for item in program.layout:
                 if not isinstance(item, int) and item not in known:
                     new[item] = None
-        if not words:
-            continue
         if not split:
-            parts: tuple[list[str], list[str]] = (words, [])
-        else:
-            kinds = program.word_kinds
-            parts = (
-                [w for w, k in zip(words, kinds, strict=True) if k == START],
-                [w for w, k in zip(words, kinds, strict=True) if k == CONT],
+            word_base[0][r] = len(calls[0])
+            calls[0].extend(words)
+            continue
+        for c, kind in ((0, START), (1, CONT)):
+            word_base[c][r] = len(calls[c])
+            calls[c].extend(
+                [w for w, k in zip(words, program.word_kinds, strict=True) if k == kind]
             )
-        for c in (0, 1):
-            if parts[c]:
-                call_row[c][r] = len(calls[c])
-                word_base[c][r] = n_words[c]
-                n_words[c] += len(parts[c])
-                calls[c].append(parts[c])
-    # New glue pieces ride along as one extra row of their call.
+    n_words = [len(calls[0]), len(calls[1])]
+    # New glue pieces ride along as the last words of their call.
     new_text: list[list[Piece]] = [[], []]
     for piece in new:
         if piece[0] != SPECIAL and piece[1]:
-            new_text[TOKENIZE_AS[piece[0]] == CONT and split].append(piece)
-    extra = [-1, -1]
-    for c in (0, 1):
-        if new_text[c]:
-            extra[c] = len(calls[c])
-            calls[c].append([p[1] for p in new_text[c]])
+            c = int(TOKENIZE_AS[piece[0]] == CONT and split)
+            new_text[c].append(piece)
+            calls[c].append(piece[1])
     encoded = [
         _Words(tokenizer, calls[0], never if not split else None),
         _Words(tokenizer, calls[1], never),
     ]
-    _learn(tokenizer, shared, new, new_text, encoded, extra)
+    _learn(tokenizer, shared, new, new_text, encoded, n_words)
     snapshot = shared.snapshot()
-    return _assemble(rows, split, snapshot, encoded, call_row, word_base, n_words)
+    return _assemble(rows, split, snapshot, encoded, word_base, n_words)
+
+
+# Words go to the Rust call in this many groups, each one pre-split sequence: few Python
+# objects per batch, and enough sequences for the tokenizer's threads to share out.
+_GROUPS = 64
 
 
 class _Words:
-    """The tokens of one call's words: flat ids, each word's first token and length."""
+    """The tokens of one call's words: flat ids, each word's first token and length.
 
-    def __init__(self, tokenizer: Any, rows: list[list[str]], never: Any) -> None:
+    The words are cut into contiguous groups, each group one pre-split sequence of
+    the call (each word is still normalized, pre-tokenized and tokenized on its own).
+    """
+
+    def __init__(self, tokenizer: Any, words: list[str], never: Any) -> None:
         self.encodings: list[Any] = []
         self.ids = np.zeros(0, np.int32)
         self.first = np.zeros(0, np.int64)
         self.length = np.zeros(0, np.int64)
-        self.row_start = np.zeros(0, np.int64)
-        if not rows:
+        self.group_size = max(1, -(-len(words) // _GROUPS))
+        self.group_start: list[int] = []
+        if not words:
             return
+        size = self.group_size
+        groups = [words[i : i + size] for i in range(0, len(words), size)]
         with continuation(tokenizer, never) if never is not None else contextlib.nullcontext():
-            self.encodings = _encode_rows(tokenizer, rows)
+            self.encodings = _encode_rows(tokenizer, groups)
         id_lists = [e.ids for e in self.encodings]
         sizes = np.array([len(x) for x in id_lists], np.int64)
         total = int(sizes.sum())
         self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, total)
-        words = np.fromiter(
+        word_of = np.fromiter(
             itertools.chain.from_iterable(e.word_ids for e in self.encodings), np.int64, total
         )
-        n_words = np.array([len(r) for r in rows], np.int64)
-        words += np.repeat(np.cumsum(n_words) - n_words, sizes)
-        self.length = np.bincount(words, minlength=int(n_words.sum()))
+        word_of += np.repeat(np.arange(len(groups), dtype=np.int64) * size, sizes)
+        self.length = np.bincount(word_of, minlength=len(words))
         self.first = np.cumsum(self.length) - self.length
-        self.row_start = np.cumsum(sizes) - sizes
+        self.group_start = (np.cumsum(sizes) - sizes).tolist()
+
+    def locate(self, g: int, first: int) -> tuple[Any, int]:
+        """The encoding holding word ``g`` and the index there of its first token ``first``."""
+        q = g // self.group_size
+        return self.encodings[q], first - self.group_start[q]
 
 
 def _encode_rows(tokenizer: Any, rows: list[list[str]]) -> list[Any]:
@@ -232,7 +237,7 @@ def _learn(
     new: dict[Piece, None],
     new_text: list[list[Piece]],
     encoded: list[_Words],
-    extra: list[int],
+    first_new: list[int],
 ) -> None:
     """Put the batch's new control tokens and glue pieces into the shared table."""
     if not new:
@@ -245,18 +250,15 @@ def _learn(
             elif not piece[1]:
                 shared.add(piece, [], [])
         for c in (0, 1):
-            if extra[c] < 0:
-                continue
-            words, enc = encoded[c], encoded[c].encodings[extra[c]]
-            all_ids, start = enc.ids, int(words.row_start[extra[c]])
-            first_word = len(words.length) - len(new_text[c])  # the extra row is the last
+            words = encoded[c]
             for k, piece in enumerate(new_text[c]):
-                a = int(words.first[first_word + k]) - start
-                b = a + int(words.length[first_word + k])
-                mask = [False] * (b - a)
-                for s, e in _token_runs(enc, a, b, piece[2]):
+                g = first_new[c] + k
+                first, n = int(words.first[g]), int(words.length[g])
+                enc, a = words.locate(g, first)
+                mask = [False] * n
+                for s, e in _token_runs(enc, a, a + n, piece[2]):
                     mask[s - a : e - a] = [True] * (e - s)
-                shared.add(piece, all_ids[a:b], mask)
+                shared.add(piece, words.ids[first : first + n].tolist(), mask)
 
 
 def _token_runs(
@@ -373,8 +375,7 @@ def _assemble(
     split: bool,
     snapshot: tuple[dict[Piece, tuple[int, int, int]], np.ndarray, np.ndarray],
     encoded: list[_Words],
-    call_row: list[list[int]],
-    word_base: list[list[int]],
+    word_base: tuple[list[int], list[int]],
     n_words: list[int],
 ) -> Assembled:
     """Pass 2: each row as chunks of the token table [shared | call 0 | call 1]; the
@@ -385,7 +386,8 @@ def _assemble(
     flags: list[bool] = []
     word_chunks: tuple[list[int], list[int]] = ([], [])
     row_chunk: list[int] = []
-    partial_rows: list[tuple[int, int, Any, Any, list[int]]] = []
+    # (chunk, call, word, trained ranges, guesses of the program, partial index)
+    partial_words: list[tuple[int, int, int, Any, list[int], int]] = []
     mixed = False
     for r, row in enumerate(rows):
         if row is None:
@@ -406,7 +408,11 @@ def _assemble(
         if positions[1]:
             word_chunks[1].extend([base + p for p in positions[1]])
         if chunks[6]:
-            partial_rows.append((r, base, chunks[6], row.ranges, program.guesses))
+            guesses, bases = program.guesses, (word_base[0][r], word_base[1][r])
+            for j, ((_, pos, c, index), spans) in enumerate(
+                zip(chunks[6], row.ranges, strict=True)
+            ):
+                partial_words.append((base + pos, c, bases[c] + index, spans, guesses, j))
     start_arr = np.array(starts, np.int64)
     size_arr = np.array(sizes, np.int64)
     table_base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
@@ -415,8 +421,8 @@ def _assemble(
             where_c = np.array(word_chunks[c], np.int64)
             start_arr[where_c] = table_base[c] + encoded[c].first[: n_words[c]]
             size_arr[where_c] = encoded[c].length[: n_words[c]]
-    if partial_rows:
-        _fill_partial(partial_rows, start_arr, size_arr, encoded, call_row, word_base, table_base)
+    if partial_words:
+        _fill_partial(partial_words, start_arr, size_arr, encoded, table_base)
     ends = np.cumsum(size_arr)
     total = int(ends[-1]) if len(ends) else 0
     index = np.repeat(start_arr - (ends - size_arr), size_arr) + np.arange(total, dtype=np.int64)
@@ -443,49 +449,44 @@ def _assemble(
 
 
 def _fill_partial(
-    partial_rows: list[tuple[int, int, Any, Any, list[int]]],
+    partial_words: list[tuple[int, int, int, Any, list[int], int]],
     start_arr: np.ndarray,
     size_arr: np.ndarray,
     encoded: list[_Words],
-    call_row: list[list[int]],
-    word_base: list[list[int]],
     table_base: list[int],
 ) -> None:
     """Cut each partly trained word into its untrained / trained chunks by token offsets."""
     at_list: list[int] = []
     start_list: list[int] = []
     size_list: list[int] = []
-    lists = [(w.first.tolist(), w.length.tolist(), w.row_start.tolist()) for w in encoded]
-    for r, base, partial, ranges, guesses in partial_rows:
-        for j, ((_, pos, c, index), trained) in enumerate(zip(partial, ranges, strict=True)):
-            firsts, lengths, row_starts = lists[c]
-            crow = call_row[c][r]
-            g = word_base[c][r] + index
-            first, n = firsts[g], lengths[g]
-            local = first - row_starts[crow]
-            origin = table_base[c] + first - local  # table index of the encoding's token 0
-            chunk = base + pos
-            enc = encoded[c].encodings[crow]
-            if len(trained) == 1:  # the common case: [untrained | trained | untrained]
-                s, e = trained[0]
-                to_chars = enc.token_to_chars
-                lo = _first_past(to_chars, local, local + n, s, local + guesses[j])
-                guesses[j] = lo - local
-                hi = _first_at(to_chars, lo, local + n, e)
-                at_list += (chunk, chunk + 1, chunk + 2)
-                start_list += (origin + local, origin + lo, origin + hi)
-                size_list += (lo - local, hi - lo, local + n - hi)
-                continue
-            at = local
-            for lo, hi in _token_runs(enc, local, local + n, trained):
-                at_list += (chunk, chunk + 1)
-                start_list += (origin + at, origin + lo)
-                size_list += (lo - at, hi - lo)
-                chunk += 2
-                at = hi
-            at_list.append(chunk)
-            start_list.append(origin + at)
-            size_list.append(local + n - at)
+    firsts = (encoded[0].first.tolist(), encoded[1].first.tolist())
+    lengths = (encoded[0].length.tolist(), encoded[1].length.tolist())
+    for chunk, c, g, trained, guesses, j in partial_words:
+        first = firsts[c][g]
+        end = first + lengths[c][g]
+        enc, local = encoded[c].locate(g, first)
+        origin = table_base[c] + first - local  # table index of the encoding's token 0
+        if len(trained) == 1:  # the common case: [untrained | trained | untrained]
+            s, e = trained[0]
+            to_chars = enc.token_to_chars
+            stop = local + end - first
+            lo = _first_past(to_chars, local, stop, s, local + guesses[j])
+            guesses[j] = lo - local
+            hi = _first_at(to_chars, lo, stop, e)
+            at_list += (chunk, chunk + 1, chunk + 2)
+            start_list += (origin + local, origin + lo, origin + hi)
+            size_list += (lo - local, hi - lo, stop - hi)
+            continue
+        at = local
+        for lo, hi in _token_runs(enc, local, local + end - first, trained):
+            at_list += (chunk, chunk + 1)
+            start_list += (origin + at, origin + lo)
+            size_list += (lo - at, hi - lo)
+            chunk += 2
+            at = hi
+        at_list.append(chunk)
+        start_list.append(origin + at)
+        size_list.append(local + end - first - at)
     where = np.array(at_list, np.int64)
     start_arr[where] = start_list
     size_arr[where] = size_list
