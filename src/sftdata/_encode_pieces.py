@@ -150,18 +150,44 @@ class _Words:
         sizes = np.array([len(x) for x in id_lists], np.int64)
         total = int(sizes.sum())
         self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, total)
-        word_of = np.fromiter(
-            itertools.chain.from_iterable(e.word_ids for e in self.encodings), np.int64, total
-        )
-        word_of += np.repeat(np.arange(len(groups), dtype=np.int64) * size, sizes)
-        self.length = np.bincount(word_of, minlength=len(words))
-        self.first = np.cumsum(self.length) - self.length
         self.group_start = (np.cumsum(sizes) - sizes).tolist()
+        # Each word's first token and token count. Encoding.word_to_tokens scans the
+        # whole group per call: cheaper than converting every token's word id only for a
+        # group of a few long words.
+        firsts, lengths = [], []
+        size_of = sizes.tolist()
+        for q, (e, group, base) in enumerate(
+            zip(self.encodings, groups, self.group_start, strict=True)
+        ):
+            if len(group) < 40 and size_of[q] > 8 * len(group):
+                to_tokens = e.word_to_tokens
+                spans = _fill_empty([to_tokens(i) for i in range(len(group))])
+                ab = np.array(spans, np.int64).reshape(-1, 2)
+                firsts.append(ab[:, 0] + base)
+                lengths.append(ab[:, 1] - ab[:, 0])
+            else:
+                count = np.bincount(np.array(e.word_ids, np.int64), minlength=len(group))
+                firsts.append(np.cumsum(count) - count + base)
+                lengths.append(count)
+        self.first = np.concatenate(firsts)
+        self.length = np.concatenate(lengths)
 
     def locate(self, g: int, first: int) -> tuple[Any, int]:
         """The encoding holding word ``g`` and the index there of its first token ``first``."""
         q = g // self.group_size
         return self.encodings[q], first - self.group_start[q]
+
+
+def _fill_empty(spans: list[Any]) -> list[tuple[int, int]]:
+    """Give each word without tokens (``None``) an empty run where it stands."""
+    if None not in spans:
+        return spans
+    out: list[tuple[int, int]] = []
+    at = 0
+    for span in spans:
+        out.append(span if span is not None else (at, at))
+        at = out[-1][1]
+    return out
 
 
 def _encode_rows(tokenizer: Any, rows: list[list[str]]) -> list[Any]:
@@ -189,11 +215,20 @@ class _Joined:
 
     def __init__(self, encodings: list[Any]) -> None:
         self.ids = [i for e in encodings for i in e.ids]
-        self.word_ids = [w for w, e in enumerate(encodings) for _ in e.ids]
         self.offsets = [o for e in encodings for o in e.offsets]
+        ends = list(itertools.accumulate(len(e.ids) for e in encodings))
+        self._spans = [(b - len(e.ids), b) for e, b in zip(encodings, ends, strict=True)]
 
     def token_to_chars(self, i: int) -> tuple[int, int]:
         return self.offsets[i]
+
+    @property
+    def word_ids(self) -> list[int]:
+        return [w for w, (a, b) in enumerate(self._spans) for _ in range(a, b)]
+
+    def word_to_tokens(self, w: int) -> tuple[int, int] | None:
+        a, b = self._spans[w]
+        return (a, b) if b > a else None
 
 
 def _encode_rows_public(tokenizer: Any, rows: list[list[str]]) -> list[Any]:

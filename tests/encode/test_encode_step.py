@@ -134,3 +134,57 @@ def test_public_tokenizer_path_gives_the_same_rows(llama_tokenizer_dir: Path) ->
     b = sd.Encode(configured, "chatml", max_length=4096)(batch)
     for key in ("input_ids", "labels"):
         assert [x.tolist() for x in a[key]] == [x.tolist() for x in b[key]]
+
+
+def _erasing_tokenizer() -> Any:
+    """A real byte-level BPE tokenizer whose normalizer deletes zero-width spaces, so a
+    piece made of them alone has no token at all."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.normalizer = normalizers.Replace(Regex("\u200b"), "")
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    backend.train_from_iterator(["some plain words to learn from, again and again"] * 5, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
+
+
+def test_a_piece_without_tokens_keeps_every_other_row_in_place() -> None:
+    """Documents that normalize to nothing sit between ordinary ones: each row is exactly
+    BOS + tokenizer(text) + EOS, whatever batch it is encoded in."""
+    tok = _erasing_tokenizer()
+    texts = ["plain words", "\u200b", "again", "\u200b\u200b", "words " * 300, "x"]
+    step = sd.EncodeText(tok)
+    out = step({"text": texts})
+    for i, text in enumerate(texts):
+        want = [tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]
+        want.append(tok.eos_token_id)
+        assert out["input_ids"][i].tolist() == want
+        assert step({"text": [text]})["input_ids"][0].tolist() == want
+    assert len(out["input_ids"][1]) == 2  # BOS and EOS alone
+    # Many documents: several words per tokenizer sequence, empty ones among long ones.
+    many = ["words again " * 20 if i % 2 else "\u200b" for i in range(130)]
+    out = step({"text": many})
+    for i in (0, 1, 2, 63, 64, 65, 129):
+        want = [tok.bos_token_id, *tok(many[i], add_special_tokens=False)["input_ids"]]
+        assert out["input_ids"][i].tolist() == [*want, tok.eos_token_id]
+
+
+@pytest.mark.parametrize("rows", [4, 63, 65, 200])
+def test_rows_do_not_depend_on_how_the_batch_is_grouped(rows: int, chatml_tokenizer: Any) -> None:
+    """Few long rows and many short ones (the tokenizer call groups words either way)."""
+    convs = _rows(rows)
+    long_answer = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a b " * 800}]
+    convs[0] = long_answer
+    step = sd.Encode(chatml_tokenizer, "chatml", max_length=100_000)
+    together = step({"messages": convs})
+    for i in (0, rows // 2, rows - 1):
+        alone = step({"messages": [convs[i]]})
+        for key in ("input_ids", "labels"):
+            assert together[key][i].tolist() == alone[key][0].tolist()
