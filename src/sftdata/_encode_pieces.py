@@ -19,6 +19,7 @@ trained, else ``-100``.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import itertools
@@ -121,52 +122,54 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
     return _assemble(rows, split, snapshot, encoded, word_base, n_words)
 
 
-# Words go to the Rust call in this many groups, each one pre-split sequence: few Python
-# objects per batch, and enough sequences for the tokenizer's threads to share out.
+# Words go to the Rust call in groups, each one pre-split sequence (each word is still
+# normalized, pre-tokenized and tokenized on its own): few Python objects per batch,
+# at least ~_GROUPS sequences for the tokenizer's threads to share out, and no more
+# than _GROUP_CHARS characters in a group, so that a word's token run (found by a
+# scan of its group) stays cheap to find.
 _GROUPS = 64
+_GROUP_CHARS = (2_048, 16_384)
 
 
 class _Words:
-    """The tokens of one call's words: flat ids, each word's first token and length.
-
-    The words are cut into contiguous groups, each group one pre-split sequence of
-    the call (each word is still normalized, pre-tokenized and tokenized on its own).
-    """
+    """The tokens of one call's words: flat ids, each word's first token and length."""
 
     def __init__(self, tokenizer: Any, words: list[str], never: Any) -> None:
         self.encodings: list[Any] = []
         self.ids = np.zeros(0, np.int32)
         self.first = np.zeros(0, np.int64)
         self.length = np.zeros(0, np.int64)
-        self.group_size = max(1, -(-len(words) // _GROUPS))
+        self.bounds: list[int] = [0]
         self.group_start: list[int] = []
         if not words:
             return
-        size = self.group_size
-        groups = [words[i : i + size] for i in range(0, len(words), size)]
+        chars = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
+        budget = min(max(int(chars[-1]) // _GROUPS, _GROUP_CHARS[0]), _GROUP_CHARS[1])
+        cuts = np.searchsorted(chars, np.arange(budget, int(chars[-1]), budget), side="right")
+        self.bounds = sorted({0, *cuts.tolist(), len(words)})
+        bounds = self.bounds
+        groups = [words[a:b] for a, b in itertools.pairwise(bounds)]
         with continuation(tokenizer, never) if never is not None else contextlib.nullcontext():
             self.encodings = _encode_rows(tokenizer, groups)
         id_lists = [e.ids for e in self.encodings]
-        sizes = np.array([len(x) for x in id_lists], np.int64)
-        total = int(sizes.sum())
-        self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, total)
-        self.group_start = (np.cumsum(sizes) - sizes).tolist()
+        sizes = [len(x) for x in id_lists]
+        self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, sum(sizes))
+        self.group_start = list(itertools.accumulate(sizes, initial=0))[:-1]
         # Each word's first token and token count. Encoding.word_to_tokens scans the
-        # whole group per call: cheaper than converting every token's word id only for a
-        # group of a few long words.
+        # group per call: cheaper than converting every token's word id only for a
+        # group of a few words with many tokens.
         firsts, lengths = [], []
-        size_of = sizes.tolist()
-        for q, (e, group, base) in enumerate(
-            zip(self.encodings, groups, self.group_start, strict=True)
+        for e, n, tokens, base in zip(
+            self.encodings, np.diff(bounds).tolist(), sizes, self.group_start, strict=True
         ):
-            if len(group) < 40 and size_of[q] > 8 * len(group):
+            if n < 40 and tokens > 8 * n:
                 to_tokens = e.word_to_tokens
-                spans = _fill_empty([to_tokens(i) for i in range(len(group))])
-                ab = np.array(spans, np.int64).reshape(-1, 2)
-                firsts.append(ab[:, 0] + base)
-                lengths.append(ab[:, 1] - ab[:, 0])
+                spans = _fill_empty([to_tokens(i) for i in range(n)])
+                ab = np.fromiter(itertools.chain.from_iterable(spans), np.int64, 2 * n)
+                firsts.append(ab[0::2] + base)
+                lengths.append(ab[1::2] - ab[0::2])
             else:
-                count = np.bincount(np.array(e.word_ids, np.int64), minlength=len(group))
+                count = np.bincount(np.array(e.word_ids, np.int64), minlength=n)
                 firsts.append(np.cumsum(count) - count + base)
                 lengths.append(count)
         self.first = np.concatenate(firsts)
@@ -174,7 +177,7 @@ class _Words:
 
     def locate(self, g: int, first: int) -> tuple[Any, int]:
         """The encoding holding word ``g`` and the index there of its first token ``first``."""
-        q = g // self.group_size
+        q = bisect.bisect_right(self.bounds, g) - 1
         return self.encodings[q], first - self.group_start[q]
 
 
@@ -363,14 +366,16 @@ def _first_at(to_chars: Any, lo: int, hi: int, e: int) -> int:
     return lo
 
 
-# A program's chunks in its step's shared table: (split, starts, sizes, flags, mixed,
-# word chunk positions per call, partial words as (word, chunk position, call, index in
-# call)). Word chunks hold placeholders until a batch fills them.
+# A program's chunks in its step's shared table: (split, starts, sizes, flags, trained
+# tokens of shared chunks, mixed, word chunk positions per call, partial words as (word,
+# chunk position, call, index in call)). Word chunks hold placeholders until a batch
+# fills them.
 _Chunks = tuple[
     bool,
     list[int],
     list[int],
     list[bool],
+    list[int],
     bool,
     tuple[list[int], list[int]],
     list[tuple[int, int, int, int]],
@@ -381,6 +386,7 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
     starts: list[int] = []
     sizes: list[int] = []
     flags: list[bool] = []
+    fixed: list[int] = []  # a shared chunk's trained tokens; -1 for a word chunk
     mixed = False
     positions: tuple[list[int], list[int]] = ([], [])
     partial: list[tuple[int, int, int, int]] = []
@@ -396,13 +402,15 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
             starts += [0] * n
             sizes += [0] * n
             flags += [mode == -1] if mode <= 0 else [k % 2 == 1 for k in range(n)]
+            fixed += [-1] * n
             continue
         start, size, trained = where[item]
         starts.append(start)
         sizes.append(size)
         flags.append(trained > 0)
+        fixed.append(trained)
         mixed = mixed or 0 < trained < size
-    return split, starts, sizes, flags, mixed, positions, partial
+    return split, starts, sizes, flags, fixed, mixed, positions, partial
 
 
 def _assemble(
@@ -419,6 +427,7 @@ def _assemble(
     starts: list[int] = []
     sizes: list[int] = []
     flags: list[bool] = []
+    fixed: list[int] = []
     word_chunks: tuple[list[int], list[int]] = ([], [])
     row_chunk: list[int] = []
     # (chunk, call, word, trained ranges, guesses of the program, partial index)
@@ -436,16 +445,17 @@ def _assemble(
         starts += chunks[1]
         sizes += chunks[2]
         flags += chunks[3]
-        mixed = mixed or chunks[4]
-        positions = chunks[5]
+        fixed += chunks[4]
+        mixed = mixed or chunks[5]
+        positions = chunks[6]
         if positions[0]:
             word_chunks[0].extend([base + p for p in positions[0]])
         if positions[1]:
             word_chunks[1].extend([base + p for p in positions[1]])
-        if chunks[6]:
+        if chunks[7]:
             guesses, bases = program.guesses, (word_base[0][r], word_base[1][r])
             for j, ((_, pos, c, index), spans) in enumerate(
-                zip(chunks[6], row.ranges, strict=True)
+                zip(chunks[7], row.ranges, strict=True)
             ):
                 partial_words.append((base + pos, c, bases[c] + index, spans, guesses, j))
     start_arr = np.array(starts, np.int64)
@@ -460,17 +470,23 @@ def _assemble(
         _fill_partial(partial_words, start_arr, size_arr, encoded, table_base)
     ends = np.cumsum(size_arr)
     total = int(ends[-1]) if len(ends) else 0
-    index = np.repeat(start_arr - (ends - size_arr), size_arr) + np.arange(total, dtype=np.int64)
     table = np.concatenate([shared_ids, encoded[0].ids, encoded[1].ids])
+    small = np.int32 if max(total, len(table)) < 2**31 else np.int64  # half the traffic
+    offset = (start_arr - (ends - size_arr)).astype(small)
+    index = np.repeat(offset, size_arr) + np.arange(total, dtype=small)
     ids = table[index]
-    mask = np.repeat(np.array(flags, bool), size_arr)
+    flag_arr = np.array(flags, bool)
+    mask = np.repeat(flag_arr, size_arr)
     if mixed:  # a shared piece trained in part: its own mask decides
         rest = np.ones(len(table) - len(shared_mask), bool)
         mask &= np.concatenate([shared_mask, rest])[index]
     labels = np.where(mask, ids, np.int32(IGNORE_INDEX)).astype(np.int32, copy=False)
-    # Row bounds and trained counts from chunk and token prefix sums.
-    token_at = np.concatenate([[0], ends])[[*row_chunk, len(starts)]]
-    trained_at = np.concatenate([[0], np.cumsum(mask)])[token_at]
+    # Row bounds and trained counts from chunk-level prefix sums.
+    fixed_arr = np.array(fixed, np.int64)
+    chunk_trained = np.where(fixed_arr >= 0, fixed_arr, flag_arr * size_arr)
+    at = [*row_chunk, len(starts)]
+    token_at = np.concatenate([[0], ends])[at]
+    trained_at = np.concatenate([[0], np.cumsum(chunk_trained)])[at]
     bounds: list[tuple[int, int] | None] = [None] * len(rows)
     trained = [0] * len(rows)
     lo, tlo = token_at.tolist(), (trained_at[1:] - trained_at[:-1]).tolist()
