@@ -453,10 +453,11 @@ def _assemble(
         if positions[1]:
             word_chunks[1].extend([base + p for p in positions[1]])
         if chunks[7]:
-            guesses, bases = program.guesses, (word_base[0][r], word_base[1][r])
-            for j, ((_, pos, c, index), spans) in enumerate(
-                zip(chunks[7], row.ranges, strict=True)
-            ):
+            guesses, heads = program.guesses, program.heads
+            bases, explicit = (word_base[0][r], word_base[1][r]), iter(row.ranges)
+            for j, (item, pos, c, index) in enumerate(chunks[7]):
+                head = heads[item]
+                spans = ((head, len(row.words[item])),) if head >= 0 else next(explicit)
                 partial_words.append((base + pos, c, bases[c] + index, spans, guesses, j))
     start_arr = np.array(starts, np.int64)
     size_arr = np.array(sizes, np.int64)

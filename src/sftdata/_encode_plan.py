@@ -122,28 +122,32 @@ class Program:
     ``layout`` lists the pieces in order: a shared piece (a control token or a glue
     piece, as its plan tuple) or the int ``j`` of the ``j``-th word. For each word,
     ``word_kinds`` says START or CONT and ``word_modes`` how it is trained: ``0`` not
-    at all, ``-1`` whole, ``k > 0`` in ``k`` char ranges (given per row). ``chunks`` is
-    filled by the tokenizer: the row's chunk layout in its step's shared-piece table;
-    ``guesses`` where each partly trained word's training started last time, in tokens
-    (a hint for the offset search).
+    at all, ``-1`` whole, ``k > 0`` in ``k`` char ranges; ``heads`` is ``h >= 0`` for a
+    word trained from char ``h`` to its end (an untrained turn header, then the answer:
+    the one range is implied), else ``-1``; the ranges of the other partly trained words
+    come with each row. ``chunks`` is filled by the tokenizer: the row's chunk layout in
+    its step's shared-piece table; ``guesses`` where each partly trained word's
+    training started last time, in tokens (a hint for the offset search).
     """
 
-    __slots__ = ("chunks", "guesses", "layout", "word_kinds", "word_modes")
+    __slots__ = ("chunks", "guesses", "heads", "layout", "word_kinds", "word_modes")
 
     def __init__(
         self,
         layout: tuple[Piece | int, ...],
         word_kinds: tuple[int, ...],
         word_modes: tuple[int, ...],
+        heads: tuple[int, ...] | None = None,
     ) -> None:
         self.layout, self.word_kinds, self.word_modes = layout, word_kinds, word_modes
+        self.heads = heads if heads is not None else (-1,) * len(word_modes)
         self.chunks: Any = None
         self.guesses = [-1] * sum(mode > 0 for mode in word_modes)
 
 
 class Row(NamedTuple):
     """One planned conversation: its program, its words' texts, and the trained char
-    ranges of its partly trained words (in word order)."""
+    ranges of its partly trained words without a head (in word order)."""
 
     program: Program
     words: list[str]
@@ -156,6 +160,7 @@ def row_of_plan(plan: Plan) -> Row:
     layout: list[Piece | int] = []
     kinds: list[int] = []
     modes: list[int] = []
+    heads: list[int] = []
     words: list[str] = []
     partial: list[tuple[tuple[int, int], ...]] = []
     for piece in plan:
@@ -169,14 +174,19 @@ def row_of_plan(plan: Plan) -> Row:
         layout.append(len(words))
         words.append(text)
         kinds.append(kind)
+        heads.append(-1)
         if not trained:
             modes.append(0)
         elif len(trained) == 1 and trained[0][0] == 0 and trained[0][1] == len(text):
             modes.append(-1)
+        elif len(trained) == 1 and trained[0][1] == len(text):
+            modes.append(1)
+            heads[-1] = trained[0][0]
         else:
             modes.append(len(trained))
             partial.append(trained)
-    return Row(Program(tuple(layout), tuple(kinds), tuple(modes)), words, partial)
+    program = Program(tuple(layout), tuple(kinds), tuple(modes), tuple(heads))
+    return Row(program, words, partial)
 
 
 def plan_of_row(row: Row) -> Plan:
@@ -192,6 +202,8 @@ def plan_of_row(row: Row) -> Plan:
         ranges: tuple[tuple[int, int], ...] = ()
         if mode == -1:
             ranges = ((0, len(text)),)
+        elif mode > 0 and program.heads[item] >= 0:
+            ranges = ((program.heads[item], len(text)),)
         elif mode > 0:
             ranges, k = partial[k], k + 1
         plan.append((program.word_kinds[item], text, ranges))
@@ -206,9 +218,9 @@ _EMPTY, _BLANK, _TEXT = 0, 1, 2
 _MAX_SHAPES = 4096
 
 # How to fill one word of a compiled shape: its parts, each (glue text, -1, 0, trained)
-# or ("", message index, strip op, trained), and its mode (see Program).
+# or ("", message index, strip op, trained), and whether the row gives its ranges.
 _Part = tuple[str, int, int, bool]
-_Fill = tuple[tuple[_Part, ...], int]
+_Fill = tuple[tuple[_Part, ...], bool]
 
 
 class PlanCache:
@@ -247,8 +259,8 @@ class PlanCache:
         program, fills = compiled
         words: list[str] = []
         partial: list[tuple[tuple[int, int], ...]] = []
-        for parts, mode in fills:
-            if mode <= 0 and len(parts) == 2:  # the common case: a header and a content
+        for parts, explicit in fills:
+            if not explicit and len(parts) == 2:  # the common case: a header and a content
                 (a, slot_a, op_a, _), (b, slot_b, op_b, _) = parts
                 if slot_a >= 0:
                     a = _content(messages[slot_a]["content"], op_a)
@@ -271,7 +283,7 @@ class PlanCache:
                 texts.append(text)
                 pos = end
             words.append("".join(texts))
-            if mode > 0:
+            if explicit:
                 partial.append(tuple(ranges))
         return Row(program, words, partial)
 
@@ -317,6 +329,7 @@ def _compile_groups(
     layout: list[Piece | int] = []
     kinds: list[int] = []
     modes: list[int] = []
+    heads: list[int] = []
     fills: list[_Fill] = []
     for kind, parts in groups:
         if kind == SPECIAL:
@@ -337,11 +350,14 @@ def _compile_groups(
         flags = [trained for _, _, _, trained in out]
         runs = sum(1 for i, t in enumerate(flags) if t and (i == 0 or not flags[i - 1]))
         mode = -1 if all(flags) else runs
+        head = len(out[0][0]) if flags == [False, True] and out[0][1] < 0 else -1
         layout.append(len(fills))
         kinds.append(kind)
         modes.append(mode)
-        fills.append((tuple(out), mode))
-    return Program(tuple(layout), tuple(kinds), tuple(modes)), tuple(fills)
+        heads.append(head)
+        fills.append((tuple(out), mode > 0 and head < 0))
+    program = Program(tuple(layout), tuple(kinds), tuple(modes), tuple(heads))
+    return program, tuple(fills)
 
 
 def _compile_parts(parts: list[tuple[Segment, bool]], states: Sequence[int]) -> list[_Part]:
