@@ -367,9 +367,10 @@ def _first_at(to_chars: Any, lo: int, hi: int, e: int) -> int:
 
 
 # A program's chunks in its step's shared table: (split, starts, sizes, flags, trained
-# tokens of shared chunks, mixed, word chunk positions per call, partial words as (word,
-# chunk position, call, index in call)). Word chunks hold placeholders until a batch
-# fills them.
+# tokens of shared chunks, mixed, per call: the chunk positions of the words trained
+# wholly or not at all, and their indices among the row's words of that call; partly
+# trained words as (word, chunk position, call, index in call, partial index)). Word
+# chunks hold placeholders until a batch fills them.
 _Chunks = tuple[
     bool,
     list[int],
@@ -378,7 +379,8 @@ _Chunks = tuple[
     list[int],
     bool,
     tuple[list[int], list[int]],
-    list[tuple[int, int, int, int]],
+    tuple[list[int], list[int]],
+    list[tuple[int, int, int, int, int]],
 ]
 
 
@@ -389,15 +391,20 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
     fixed: list[int] = []  # a shared chunk's trained tokens; -1 for a word chunk
     mixed = False
     positions: tuple[list[int], list[int]] = ([], [])
-    partial: list[tuple[int, int, int, int]] = []
+    indices: tuple[list[int], list[int]] = ([], [])
+    in_call = [0, 0]
+    partial: list[tuple[int, int, int, int, int]] = []
     for item in program.layout:
         if isinstance(item, int):
             mode = program.word_modes[item]
             c = int(program.word_kinds[item] == CONT and split)
-            here = len(starts)
+            here, index = len(starts), in_call[c]
+            in_call[c] += 1
             if mode > 0:
-                partial.append((item, here, c, len(positions[c])))
-            positions[c].append(here)
+                partial.append((item, here, c, index, len(partial)))
+            else:
+                positions[c].append(here)
+                indices[c].append(index)
             n = 1 if mode <= 0 else 2 * mode + 1
             starts += [0] * n
             sizes += [0] * n
@@ -410,7 +417,7 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
         flags.append(trained > 0)
         fixed.append(trained)
         mixed = mixed or 0 < trained < size
-    return split, starts, sizes, flags, fixed, mixed, positions, partial
+    return split, starts, sizes, flags, fixed, mixed, positions, indices, partial
 
 
 def _assemble(
@@ -421,17 +428,20 @@ def _assemble(
     word_base: tuple[list[int], list[int]],
     n_words: list[int],
 ) -> Assembled:
-    """Pass 2: each row as chunks of the token table [shared | call 0 | call 1]; the
-    word chunks filled for all rows at once; then one gather for the whole batch."""
+    """Pass 2: each row as chunks of the token table [shared | call 0 | call 1]; partly
+    trained words cut by their token offsets on the way; the other word chunks filled
+    for all rows at once; then one gather for the whole batch."""
     where, shared_ids, shared_mask = snapshot
+    table_base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
+    firsts = (encoded[0].first.tolist(), encoded[1].first.tolist())
+    lengths = (encoded[0].length.tolist(), encoded[1].length.tolist())
     starts: list[int] = []
     sizes: list[int] = []
     flags: list[bool] = []
     fixed: list[int] = []
     word_chunks: tuple[list[int], list[int]] = ([], [])
+    word_index: tuple[list[int], list[int]] = ([], [])
     row_chunk: list[int] = []
-    # (chunk, call, word, trained ranges, guesses of the program, partial index)
-    partial_words: list[tuple[int, int, int, Any, list[int], int]] = []
     mixed = False
     for r, row in enumerate(rows):
         if row is None:
@@ -447,28 +457,46 @@ def _assemble(
         flags += chunks[3]
         fixed += chunks[4]
         mixed = mixed or chunks[5]
-        positions = chunks[6]
-        if positions[0]:
-            word_chunks[0].extend([base + p for p in positions[0]])
-        if positions[1]:
-            word_chunks[1].extend([base + p for p in positions[1]])
-        if chunks[7]:
-            guesses, heads = program.guesses, program.heads
-            bases, explicit = (word_base[0][r], word_base[1][r]), iter(row.ranges)
-            for j, (item, pos, c, index) in enumerate(chunks[7]):
-                head = heads[item]
-                spans = ((head, len(row.words[item])),) if head >= 0 else next(explicit)
-                partial_words.append((base + pos, c, bases[c] + index, spans, guesses, j))
+        positions, indices = chunks[6], chunks[7]
+        for c in (0, 1) if split else (0,):
+            if positions[c]:
+                word_chunks[c].extend([base + p for p in positions[c]])
+                first_word = word_base[c][r]
+                word_index[c].extend([first_word + i for i in indices[c]])
+        if not chunks[8]:
+            continue
+        guesses, heads, explicit = program.guesses, program.heads, iter(row.ranges)
+        for item, pos, c, index, j in chunks[8]:
+            g = word_base[c][r] + index
+            first, n = firsts[c][g], lengths[c][g]
+            enc, local = encoded[c].locate(g, first)
+            origin = table_base[c] + first - local  # table index of the encoding's token 0
+            stop, at = local + n, base + pos
+            head = heads[item]
+            if head >= 0:  # the common case: [untrained head | trained to the end]
+                to_chars = enc.token_to_chars
+                lo = _first_past(to_chars, local, stop, head, local + guesses[j])
+                guesses[j] = lo - local
+                hi = _first_at(to_chars, lo, stop, len(row.words[item]))
+                starts[at : at + 3] = (origin + local, origin + lo, origin + hi)
+                sizes[at : at + 3] = (lo - local, hi - lo, stop - hi)
+                continue
+            done = local
+            for lo, hi in _token_runs(enc, local, stop, next(explicit)):
+                starts[at : at + 2] = (origin + done, origin + lo)
+                sizes[at : at + 2] = (lo - done, hi - lo)
+                at += 2
+                done = hi
+            starts[at] = origin + done
+            sizes[at] = stop - done
     start_arr = np.array(starts, np.int64)
     size_arr = np.array(sizes, np.int64)
-    table_base = [len(shared_ids), len(shared_ids) + len(encoded[0].ids)]
     for c in (0, 1):
         if word_chunks[c]:
-            where_c = np.array(word_chunks[c], np.int64)
-            start_arr[where_c] = table_base[c] + encoded[c].first[: n_words[c]]
-            size_arr[where_c] = encoded[c].length[: n_words[c]]
-    if partial_words:
-        _fill_partial(partial_words, start_arr, size_arr, encoded, table_base)
+            chunk_at = np.array(word_chunks[c], np.int64)
+            word_at = np.array(word_index[c], np.int64)
+            start_arr[chunk_at] = table_base[c] + encoded[c].first[word_at]
+            size_arr[chunk_at] = encoded[c].length[word_at]
     ends = np.cumsum(size_arr)
     total = int(ends[-1]) if len(ends) else 0
     table = np.concatenate([shared_ids, encoded[0].ids, encoded[1].ids])
@@ -485,63 +513,19 @@ def _assemble(
     # Row bounds and trained counts from chunk-level prefix sums.
     fixed_arr = np.array(fixed, np.int64)
     chunk_trained = np.where(fixed_arr >= 0, fixed_arr, flag_arr * size_arr)
-    at = [*row_chunk, len(starts)]
-    token_at = np.concatenate([[0], ends])[at]
-    trained_at = np.concatenate([[0], np.cumsum(chunk_trained)])[at]
+    at_rows = [*row_chunk, len(starts)]
+    token_at = np.concatenate([[0], ends])[at_rows]
+    trained_at = np.concatenate([[0], np.cumsum(chunk_trained)])[at_rows]
     bounds: list[tuple[int, int] | None] = [None] * len(rows)
     trained = [0] * len(rows)
-    lo, tlo = token_at.tolist(), (trained_at[1:] - trained_at[:-1]).tolist()
+    lo_list, tlo = token_at.tolist(), (trained_at[1:] - trained_at[:-1]).tolist()
     k = 0
     for r, row in enumerate(rows):
         if row is not None:
-            bounds[r] = (lo[k], lo[k + 1])
+            bounds[r] = (lo_list[k], lo_list[k + 1])
             trained[r] = tlo[k]
             k += 1
     return Assembled(ids, labels, bounds, trained)
-
-
-def _fill_partial(
-    partial_words: list[tuple[int, int, int, Any, list[int], int]],
-    start_arr: np.ndarray,
-    size_arr: np.ndarray,
-    encoded: list[_Words],
-    table_base: list[int],
-) -> None:
-    """Cut each partly trained word into its untrained / trained chunks by token offsets."""
-    at_list: list[int] = []
-    start_list: list[int] = []
-    size_list: list[int] = []
-    firsts = (encoded[0].first.tolist(), encoded[1].first.tolist())
-    lengths = (encoded[0].length.tolist(), encoded[1].length.tolist())
-    for chunk, c, g, trained, guesses, j in partial_words:
-        first = firsts[c][g]
-        end = first + lengths[c][g]
-        enc, local = encoded[c].locate(g, first)
-        origin = table_base[c] + first - local  # table index of the encoding's token 0
-        if len(trained) == 1:  # the common case: [untrained | trained | untrained]
-            s, e = trained[0]
-            to_chars = enc.token_to_chars
-            stop = local + end - first
-            lo = _first_past(to_chars, local, stop, s, local + guesses[j])
-            guesses[j] = lo - local
-            hi = _first_at(to_chars, lo, stop, e)
-            at_list += (chunk, chunk + 1, chunk + 2)
-            start_list += (origin + local, origin + lo, origin + hi)
-            size_list += (lo - local, hi - lo, stop - hi)
-            continue
-        at = local
-        for lo, hi in _token_runs(enc, local, local + end - first, trained):
-            at_list += (chunk, chunk + 1)
-            start_list += (origin + at, origin + lo)
-            size_list += (lo - at, hi - lo)
-            chunk += 2
-            at = hi
-        at_list.append(chunk)
-        start_list.append(origin + at)
-        size_list.append(local + end - first - at)
-    where = np.array(at_list, np.int64)
-    start_arr[where] = start_list
-    size_arr[where] = size_list
 
 
 def finish(
