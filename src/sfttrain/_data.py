@@ -37,26 +37,33 @@ class Prepared:
 
 
 def _json_rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    """Rows of a ``.json`` list or a JSONL file. A line (or list entry) that cannot be a
+    row is a rejected row with ``raw`` and the runner's reasons: ``input.bad_json``,
+    ``input.not_an_object``, ``input.bad_utf8``. A file that cannot be read at all is a
+    :class:`ConfigError` naming it."""
+    from sftdata import SftDataError
+    from sftdata.runner._io import jsonl_rows
+
     if path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: not a readable JSON file ({e})") from e
         if not isinstance(data, list):
             raise ConfigError(f"{path}: a .json data file must hold a list of rows")
-        return [dict(r, drop_reason=None) for r in data]
-    rows: list[dict[str, Any]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            rows.append({"raw": line, "drop_reason": "parse.bad_json"})
-            continue
-        if not isinstance(row, dict):
-            rows.append({"raw": line, "drop_reason": "parse.bad_json"})
-            continue
-        rows.append({**row, "drop_reason": None})
-    return rows
+        return [
+            {**r, "drop_reason": None}
+            if isinstance(r, dict)
+            else {"raw": json.dumps(r), "drop_reason": "input.not_an_object"}
+            for r in data
+        ]
+    try:
+        rows, _, rejects = jsonl_rows(path)
+    except SftDataError as e:  # a binary file
+        raise ConfigError(str(e)) from e
+    out = [{**row, "drop_reason": None} for row in rows]
+    out += [{"raw": r["raw"], "drop_reason": r["drop_reason"]} for r in rejects]
+    return out
 
 
 def resolve_step(spec: Any, index: int) -> Any:

@@ -40,7 +40,7 @@ def test_every_demo_stage_drops_or_changes_rows() -> None:
     # nothing vanishes: every row read is kept or sits in a rejects set with a reason
     assert counts[0][0] == len(kept) + sum(len(r) for r in rejects)
     assert all(reason for r in rejects for reason in r["drop_reason"])
-    assert "parse.bad_json" in stages["parse"] and "parse.bad_role" in stages["parse"]
+    assert "input.bad_json" in stages["parse"] and "parse.bad_role" in stages["parse"]
     assert re.search(r"texts fixed in [1-9]", stages["clean"])
     assert re.search(r"PII redacted in [1-9]", stages["safety"]) and "pii." in stages["safety"]
     assert re.search(r"exact copies [1-9]", stages["dedup"])

@@ -107,3 +107,29 @@ def test_unknown_parser_and_step_are_named() -> None:
         resolve_step("clean.Nope", 2)
     with pytest.raises(ConfigError, match=r"pipeline\[0\] \(clean.FixText\)"):
         resolve_step({"step": "clean.FixText", "no_such_option": 1}, 0)
+
+
+def test_unreadable_lines_are_rejected_rows_with_the_runners_reasons(tmp_path: Path) -> None:
+    """sfttrain reads a JSONL file like `sftdata run` does: a bad line is a rejected row."""
+    from sfttrain import ConfigError
+    from sfttrain._data import parse_file
+
+    good = (
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
+    )
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"\n".join([good.encode(), b'{"messages": [', b"[1, 2]", b"\xff\xfe", b""]))
+    ds = parse_file(str(path), None)
+    assert sorted(r or "kept" for r in ds["drop_reason"]) == [
+        "input.bad_json",
+        "input.bad_utf8",
+        "input.not_an_object",
+        "kept",
+    ]
+    listed = tmp_path / "rows.json"
+    listed.write_text(f"[{good}, 3]")
+    assert parse_file(str(listed), None)["drop_reason"] == [None, "input.not_an_object"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{")
+    with pytest.raises(ConfigError, match=r"broken\.json: not a readable JSON file"):
+        parse_file(str(broken), None)

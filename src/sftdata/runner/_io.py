@@ -86,7 +86,7 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+def jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     rows, where, rejects = [], [], []
     for n, line in enumerate(_read_bytes(path).splitlines(), start=1):
         loc = f"{path.name}:{n}"
@@ -218,7 +218,7 @@ def read_input(path: Path, fmt: str | None, *, split: str = "train") -> tuple[pa
     elif fmt == "hf":
         table = _read_hf(path, split)
     else:
-        reader = {"jsonl": _jsonl_rows, "json": _json_rows}.get(fmt)
+        reader = {"jsonl": jsonl_rows, "json": _json_rows}.get(fmt)
         rows, where, rejects = reader(path) if reader else _text_rows(path, fmt)
         table, type_rejects = rows_to_table(rows, where)
         rejects += type_rejects
