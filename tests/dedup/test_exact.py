@@ -90,3 +90,22 @@ def test_step_is_batch_size_invariant_and_validates() -> None:
         ExactKeys(unicode_form="NFX")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="list of rows"):
         exact_dedup("one string")
+
+
+def test_with_both_columns_the_messages_decide_as_in_clean_and_safety() -> None:
+    """Rows with ``messages`` and a leftover ``text``: dedup reads ``messages``, like the
+    clean and safety steps; a missing column named explicitly is a clear error."""
+    from sftdata import SftDataError
+
+    convo = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    other = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "no"}]
+    rows = [
+        {"messages": convo, "text": "same raw line"},
+        {"messages": other, "text": "same raw line"},
+        {"messages": convo, "text": "different raw line"},
+    ]
+    kept, rejected = exact_dedup(rows)
+    assert [r["messages"] for r in kept] == [convo, other]
+    assert [r["text"] for r in rejected] == ["different raw line"]
+    with pytest.raises(SftDataError, match="'prompt' not found"):
+        exact_dedup(rows, column="prompt")

@@ -60,7 +60,7 @@ def columns_of(data: Any) -> list[str]:
 
 
 def resolve_column(data: Any, column: str | None) -> str:
-    """The column to read (``text`` or ``messages`` when not given), checked to exist."""
+    """The column to read (``messages``, else ``text`` when not given), checked to exist."""
     return pick_column(columns_of(data), column)
 
 

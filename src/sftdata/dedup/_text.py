@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import regex
 
-from sftdata._contract import MESSAGES, TEXT, RowError
+from sftdata._contract import MESSAGES, TEXT, RowError, SftDataError
 
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 Fields = Literal["all", "user"]
@@ -180,14 +180,15 @@ def _turns(value: Any, fields: Fields) -> list[tuple[str, str]]:
 
 
 def pick_column(columns: list[str], column: str | None) -> str:
-    """``column`` if given and present, else ``text`` or ``messages``, whichever exists."""
+    """``column`` if given and present, else ``messages`` or ``text``, whichever exists
+    (``messages`` first, as the clean and safety steps choose)."""
     if not columns:  # no rows at all: nothing to read, any name will do
         return column or TEXT
     if column is not None:
         if column not in columns:
-            raise ValueError(f"column {column!r} not found; columns are {columns}")
+            raise SftDataError(f"column {column!r} not found; columns are {columns}")
         return column
-    for c in (TEXT, MESSAGES):
+    for c in (MESSAGES, TEXT):
         if c in columns:
             return c
-    raise ValueError(f"no 'text' or 'messages' column; columns are {columns}; pass column=")
+    raise SftDataError(f"no 'text' or 'messages' column; columns are {columns}; pass column=")
