@@ -7,7 +7,9 @@ The plans of a batch (see :mod:`sftdata._encode_plan`) become three kinds of tok
 * every content piece of every row is one pre-split *word* of ONE Rust tokenizer call
   (two when a tokenizer prefixes only the start of a call and both START and CONT
   pieces occur): each word is normalized, pre-tokenized and tokenized on its own,
-  which is exactly tokenizing each piece separately;
+  which is exactly tokenizing each piece separately. The call goes to a private copy
+  of the tokenizer's Rust backend set up for it, never to the user's tokenizer
+  changed and changed back;
 * a piece partly trained (an assistant header and its answer) is cut where the token
   offsets cross the trained character range.
 
@@ -24,6 +26,7 @@ import contextlib
 import gc
 import itertools
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -31,7 +34,12 @@ import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
 from sftdata._encode_plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Program, Row
-from sftdata.templates._segments import continuation, no_start_prefix, special_token_id
+from sftdata.templates._segments import (
+    TOKENIZER_LOCK,
+    continuation,
+    no_start_prefix,
+    special_token_id,
+)
 
 ENCODED = ("input_ids", "labels", "attention_mask")
 
@@ -80,7 +88,7 @@ class Assembled(NamedTuple):
 
 def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> Assembled:
     """Token ids and labels of every planned row, with one tokenizer call per START/CONT kind."""
-    never = no_start_prefix(tokenizer)
+    never, start_backend, cont_backend = backends(tokenizer)
     split = never is not None  # START and CONT words need separate calls
     # Pass 1: every word of each call, row after row; shared pieces not seen yet.
     calls: tuple[list[str], list[str]] = ([], [])
@@ -114,8 +122,8 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
             new_text[c].append(piece)
             calls[c].append(piece[1])
     encoded = [
-        _Words(tokenizer, calls[0], never if not split else None),
-        _Words(tokenizer, calls[1], never),
+        _Words(tokenizer, calls[0], start_backend, None),
+        _Words(tokenizer, calls[1], cont_backend, never),
     ]
     _learn(tokenizer, shared, new, new_text, encoded, n_words)
     snapshot = shared.snapshot()
@@ -134,7 +142,7 @@ _GROUP_CHARS = (2_048, 16_384)
 class _Words:
     """The tokens of one call's words: flat ids, each word's first token and length."""
 
-    def __init__(self, tokenizer: Any, words: list[str], never: Any) -> None:
+    def __init__(self, tokenizer: Any, words: list[str], backend: Any, never: Any) -> None:
         self.encodings: list[Any] = []
         self.ids = np.zeros(0, np.int32)
         self.first = np.zeros(0, np.int64)
@@ -149,8 +157,12 @@ class _Words:
         self.bounds = sorted({0, *cuts.tolist(), len(words)})
         bounds = self.bounds
         groups = [words[a:b] for a, b in itertools.pairwise(bounds)]
-        with continuation(tokenizer, never) if never is not None else contextlib.nullcontext():
-            self.encodings = _encode_rows(tokenizer, groups)
+        if backend is not None:  # one call of the private Rust backend, words pre-split
+            self.encodings = backend.encode_batch(
+                groups, is_pretokenized=True, add_special_tokens=False
+            )
+        else:
+            self.encodings = _encode_rows_public(tokenizer, groups, never)
         id_lists = [e.ids for e in self.encodings]
         sizes = [len(x) for x in id_lists]
         self.ids = np.fromiter(itertools.chain.from_iterable(id_lists), np.int32, sum(sizes))
@@ -193,24 +205,54 @@ def _fill_empty(spans: list[Any]) -> list[tuple[int, int]]:
     return out
 
 
-def _encode_rows(tokenizer: Any, rows: list[list[str]]) -> list[Any]:
-    """One encoding per row of pre-split words: add_special_tokens=False,
-    split_special_tokens=True (content that looks like a control token stays text).
+# Private copies of users' Rust tokenizers, per tokenizer object, with the state they
+# were copied from (a tokenizer given added tokens or a new pre-tokenizer is copied again).
+_COPIES: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[Any, Any, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_COPIES_LOCK = threading.Lock()
 
-    For a plain tokenizers-backed tokenizer (no truncation/padding set) this is ONE
-    call of its Rust backend with each row's pieces as pre-split words. Any other
-    tokenizer goes through its public ``__call__`` on the flat list of pieces, and each
-    row's pieces are joined into one encoding-like object.
+
+def backends(tokenizer: Any) -> tuple[Any, Any, Any]:
+    """``(never, start, cont)``: the tokenizer's start-prefix-off pre-tokenizer (or
+    ``None``), and private copies of its Rust backend that tokenize START and CONT
+    words (``None`` when the public call must be used).
+
+    The copies tokenize with ``encode_special_tokens=True`` (content that looks like a
+    control token stays text), the CONT one with the start prefix off: the user's
+    tokenizer is never modified, so threads sharing it cannot see a half-changed
+    state. Copies are made once per tokenizer object (about 0.1 s for a 32k vocab) and
+    again only if its vocabulary size or pre-tokenizer changes.
     """
     backend = _plain_backend(tokenizer)
     if backend is None:
-        return _encode_rows_public(tokenizer, rows)
-    before = backend.encode_special_tokens
-    backend.encode_special_tokens = True
-    try:
-        return list(backend.encode_batch(rows, is_pretokenized=True, add_special_tokens=False))
-    finally:
-        backend.encode_special_tokens = before
+        return no_start_prefix(tokenizer), None, None
+    pre = backend.pre_tokenizer
+    state = (
+        backend.get_vocab_size(with_added_tokens=True),
+        pre.__getstate__() if pre is not None else None,
+    )
+    with _COPIES_LOCK:
+        known = _COPIES.get(tokenizer)
+        if known is not None and known[0] == state:
+            return known[1]
+        never = no_start_prefix(tokenizer)
+        start = _private_copy(backend, None)
+        cont = _private_copy(backend, never) if never is not None else start
+        _COPIES[tokenizer] = (state, (never, start, cont))
+        return never, start, cont
+
+
+def _private_copy(backend: Any, pre_tokenizer: Any) -> Any:
+    """A copy of a Rust tokenizer that keeps content control-token lookalikes as text,
+    with ``pre_tokenizer`` in place of its own when given."""
+    import tokenizers
+
+    copy = tokenizers.Tokenizer.from_str(backend.to_str())
+    copy.encode_special_tokens = True
+    if pre_tokenizer is not None:
+        copy.pre_tokenizer = pre_tokenizer
+    return copy
 
 
 class _Joined:
@@ -234,16 +276,22 @@ class _Joined:
         return (a, b) if b > a else None
 
 
-def _encode_rows_public(tokenizer: Any, rows: list[list[str]]) -> list[Any]:
+def _encode_rows_public(tokenizer: Any, rows: list[list[str]], never: Any) -> list[Any]:
+    """Any other tokenizer: its public call on the flat list of pieces (with the start
+    prefix off while it runs, for CONT pieces), each row's pieces joined into one
+    encoding-like object."""
     flat = [t for row in rows for t in row]
-    enc = tokenizer(
-        flat,
-        add_special_tokens=False,
-        return_offsets_mapping=True,
-        split_special_tokens=True,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
+    # transformers turns split_special_tokens into a change of the backend for the call
+    swap = continuation(tokenizer, never) if never is not None else contextlib.nullcontext()
+    with TOKENIZER_LOCK, swap:
+        enc = tokenizer(
+            flat,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            split_special_tokens=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
     encodings = list(enc.encodings)
     out, k = [], 0
     for row in rows:

@@ -188,3 +188,45 @@ def test_rows_do_not_depend_on_how_the_batch_is_grouped(rows: int, chatml_tokeni
         alone = step({"messages": [convs[i]]})
         for key in ("input_ids", "labels"):
             assert together[key][i].tolist() == alone[key][0].tolist()
+
+
+def test_threads_sharing_a_tokenizer_get_the_same_rows_and_leave_it_unchanged(
+    llama_tokenizer_dir: Path,
+) -> None:
+    """Four threads encode with one legacy=False tokenizer (START and CONT pieces need
+    different pre-tokenizers): every batch equals the single-thread result and the
+    tokenizer the user holds is never modified."""
+    import threading
+
+    from transformers import LlamaTokenizer
+
+    tok = LlamaTokenizer.from_pretrained(str(llama_tokenizer_dir), legacy=False)
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    backend = tok.backend_tokenizer
+    before = (backend.pre_tokenizer.__getstate__(), backend.encode_special_tokens)
+    hi = tok("hi", add_special_tokens=False)["input_ids"]
+    rows = [
+        [
+            {"role": "user", "content": f"q{i} " * 30},
+            {"role": "assistant", "content": f"a{i} " * 30},
+        ]
+        for i in range(200)
+    ]
+    steps = [sd.Encode(tok, name, max_length=100_000) for name in ("chatml", "llama2")]
+    want = [[x.tolist() for x in s({"messages": rows})["input_ids"]] for s in steps]
+    wrong: list[int] = []
+
+    def work(k: int) -> None:
+        step = steps[k % 2]
+        for _ in range(5):
+            got = [x.tolist() for x in step({"messages": rows})["input_ids"]]
+            wrong.append(sum(a != b for a, b in zip(got, want[k % 2], strict=True)))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wrong) == 20 and sum(wrong) == 0
+    assert (backend.pre_tokenizer.__getstate__(), backend.encode_special_tokens) == before
+    assert tok("hi", add_special_tokens=False)["input_ids"] == hi

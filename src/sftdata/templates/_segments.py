@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -171,19 +172,27 @@ def _first_to_never(node: Any) -> bool:
     return found
 
 
+#: Held while sftdata changes a user's tokenizer for one call and changes it back, so
+#: two threads of sftdata never interleave those changes (``Encode`` itself tokenizes
+#: with private copies and needs no change).
+TOKENIZER_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def continuation(tokenizer: Any, never: Any = None) -> Iterator[None]:
     """Tokenize text that continues a string: no start-of-call prefix (see
     :func:`no_start_prefix`); a no-op for every other tokenizer. ``never`` is that
-    pre-tokenizer when the caller already has it."""
+    pre-tokenizer when the caller already has it. The tokenizer's pre-tokenizer is
+    swapped while the block runs, under :data:`TOKENIZER_LOCK`."""
     never = never if never is not None else no_start_prefix(tokenizer)
     if never is None:
         yield
         return
     backend = tokenizer._tokenizer
-    before = backend.pre_tokenizer
-    backend.pre_tokenizer = never
-    try:
-        yield
-    finally:
-        backend.pre_tokenizer = before
+    with TOKENIZER_LOCK:
+        before = backend.pre_tokenizer
+        backend.pre_tokenizer = never
+        try:
+            yield
+        finally:
+            backend.pre_tokenizer = before
