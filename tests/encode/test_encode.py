@@ -222,6 +222,30 @@ def test_rejected_rows_keep_their_place(llama_tokenizer: Any) -> None:
     assert out["messages"] == batch["messages"]
 
 
+def test_a_conversation_the_template_cannot_render_is_one_rejected_row(
+    llama_tokenizer: Any,
+) -> None:
+    """A tool turn under llama2 (no tool format), a system turn under a jinja template
+    that refuses one: that row is rejected with a reason, the batch goes on."""
+    good = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    tool = [*good, {"role": "tool", "content": "42"}, {"role": "assistant", "content": "ok"}]
+    out = sd.Encode(llama_tokenizer, "llama2", max_length=64)({"messages": [good, tool, good]})
+    assert out[DROP_REASON] == [None, "template.unsupported_role:tool", None]
+    refusing = sd.templates.JinjaTemplate(
+        name="no-system",
+        source="{% if messages[0]['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for m in messages %}{{ m['content'] + eos_token }}{% endfor %}",
+        eos_token="</s>",
+        control_tokens=("</s>",),
+    )
+    system = [{"role": "system", "content": "be brief"}, *good]
+    out = sd.Encode(llama_tokenizer, refusing, max_length=64)({"messages": [good, system]})
+    assert out[DROP_REASON] == [None, "template.refused"]
+    with pytest.raises(sd.RowError, match="System role not supported"):
+        sd.encode(system, llama_tokenizer, refusing, max_length=64)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

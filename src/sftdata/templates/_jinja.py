@@ -25,7 +25,7 @@ from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from sftdata._contract import SftDataError, validate_messages
+from sftdata._contract import RowError, SftDataError, validate_messages
 from sftdata.templates._segments import Segment
 from sftdata.templates._template import spans_of
 
@@ -48,8 +48,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         )
 
 
+class _Refused(jinja2.TemplateError):
+    """The template itself called ``raise_exception``: it refuses this conversation."""
+
+
 def _raise_exception(message: str) -> None:
-    raise jinja2.TemplateError(message)
+    raise _Refused(message)
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
@@ -82,6 +86,8 @@ def render_jinja(source: str, messages: Sequence[Any], **context: Any) -> str:
     """
     try:
         return _compile(source).render(messages=list(messages), **context)
+    except _Refused as e:  # about this conversation (a role it does not take): one row
+        raise RowError("template.refused", f"chat template refused the conversation: {e}") from e
     except SecurityError as e:
         raise SftDataError(f"chat template blocked by the sandbox: {e}") from e
     except jinja2.TemplateError as e:

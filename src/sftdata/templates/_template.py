@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from sftdata._contract import SftDataError, validate_messages
+from sftdata._contract import RowError, SftDataError, validate_messages
 from sftdata.templates._segments import Segment
 
 __all__ = ["StripMode", "SystemPlacement", "Template", "spans_of"]
@@ -158,9 +158,10 @@ class Template:
                 out.glue(self.assistant_after, i, turn_start=True)
         elif role == "tool" and self.tool_prefix is not None:
             out.turn(i, self.tool_prefix, body, self.tool_suffix)
-        else:
-            raise SftDataError(
-                f"template {self.name!r} cannot render message {i} with role {role!r}"
+        else:  # about this conversation, not the template: one rejected row
+            raise RowError(
+                f"template.unsupported_role:{role}",
+                f"template {self.name!r} cannot render message {i} with role {role!r}",
             )
 
     def render(self, messages: Sequence[Any], *, add_generation_prompt: bool = False) -> str:
