@@ -29,6 +29,8 @@ How it stays fast (each part is property-tested against the per-row reference
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal, Protocol
@@ -94,15 +96,59 @@ def encode(
     >>> tok.decode([t for t in row["labels"] if t != -100])   # the answer and its EOS
     'Hello! </s>'
     """
-    step = Encode(
-        tokenizer,
-        template,
-        max_length=max_length,
-        loss_on=loss_on,
-        train_on_eos=train_on_eos,
-        truncation=truncation,
-    )
+    settings = (template, max_length, loss_on, train_on_eos, truncation)
+    step = _recent_step(tokenizer, settings)
+    if step is None:
+        step = Encode(
+            tokenizer,
+            template,
+            max_length=max_length,
+            loss_on=loss_on,
+            train_on_eos=train_on_eos,
+            truncation=truncation,
+        )
+        _remember_step(tokenizer, settings, step)
     return single_row(*step._run({MESSAGES: [messages]}))
+
+
+# encode() reuses the steps of its last few (tokenizer, template, settings): a step's
+# compiled shapes and shared pieces would otherwise be rebuilt for every row. A step
+# is found only for the same tokenizer object in the same state (vocabulary size and
+# pre-tokenizer), so a tokenizer changed in between gets a new step.
+_RECENT: collections.OrderedDict[tuple[Any, ...], Encode] = collections.OrderedDict()
+_RECENT_LOCK = threading.Lock()
+_RECENT_SIZE = 4
+
+
+def _step_key(tokenizer: Any, settings: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    backend = getattr(tokenizer, "_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    try:
+        key = (id(tokenizer), len(tokenizer), pre.__getstate__() if pre else None, *settings)
+        hash(key)
+    except Exception:  # an unhashable template, a tokenizer without len(): no reuse
+        return None
+    return key
+
+
+def _recent_step(tokenizer: Any, settings: tuple[Any, ...]) -> Encode | None:
+    key = _step_key(tokenizer, settings)
+    with _RECENT_LOCK:
+        step = _RECENT.get(key) if key is not None else None
+        if step is not None and step.tokenizer is tokenizer:
+            _RECENT.move_to_end(key)  # type: ignore[arg-type]
+            return step
+    return None
+
+
+def _remember_step(tokenizer: Any, settings: tuple[Any, ...], step: Encode) -> None:
+    key = _step_key(tokenizer, settings)
+    if key is None:
+        return
+    with _RECENT_LOCK:
+        _RECENT[key] = step
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
 
 
 def encode_text(

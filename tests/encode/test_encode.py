@@ -317,3 +317,18 @@ def test_apply_chat_template_lets_content_inject_control_tokens_we_do_not(
     ours = sd.encode(msgs, tok, "chatml", max_length=512)["input_ids"].tolist()
     assert list(ref).count(im_end) == 3
     assert ours.count(im_end) == 2
+
+
+def test_encode_reuses_its_step_only_for_an_unchanged_tokenizer(llama_tokenizer: Any) -> None:
+    """encode() keeps recent steps; a token added in between is seen by the next call."""
+    import copy
+
+    tok = copy.deepcopy(llama_tokenizer)
+    msgs = [{"role": "user", "content": "say zzqqy"}, {"role": "assistant", "content": "zzqqy"}]
+    first = sd.encode(msgs, tok, "llama2", max_length=64)["input_ids"].tolist()
+    assert sd.encode(msgs, tok, "llama2", max_length=64)["input_ids"].tolist() == first
+    tok.add_tokens(["zzqqy"])
+    new_id = tok.convert_tokens_to_ids("zzqqy")
+    again = sd.encode(msgs, tok, "llama2", max_length=64)["input_ids"].tolist()
+    assert new_id not in first and again.count(new_id) == 2
+    assert again == token_ids(sd.templates.get("llama2").segments(msgs), tok)
