@@ -86,7 +86,10 @@ def encode(
     Returns int32 ``input_ids`` / ``labels`` and int8 ``attention_mask`` (numpy). With
     ``truncation="truncate"`` also ``truncated``: how many tokens were cut from the
     right. Raises :class:`~sftdata.RowError` (``encode.too_long``,
-    ``encode.no_trained_tokens``, ``parse.*``) for a row that cannot be used.
+    ``encode.no_trained_tokens``, ``parse.*``, ``template.*``) for a row that cannot
+    be used. The :class:`Encode` step of the last four (tokenizer, template, settings)
+    is kept and reused while the tokenizer is unchanged (those tokenizers stay in
+    memory meanwhile); for many rows, the batched ``Encode`` is much faster.
 
     >>> tok = getfixture("llama_tokenizer")
     >>> msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
