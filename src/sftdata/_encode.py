@@ -52,6 +52,7 @@ from sftdata._encode_pieces import (
     tokenize,
 )
 from sftdata._encode_plan import SPECIAL, START, PlanCache, Program, Row
+from sftdata._tokenizer_copies import plain_backend, state
 from sftdata.templates import Segment, get
 from sftdata.templates._segments import special_token_id
 
@@ -116,20 +117,31 @@ def encode(
 
 # encode() reuses the steps of its last few (tokenizer, template, settings): a step's
 # compiled shapes and shared pieces would otherwise be rebuilt for every row. A step
-# is found only for the same tokenizer object in the same state (vocabulary size and
-# pre-tokenizer), so a tokenizer changed in between gets a new step.
+# is found only for the same tokenizer object in the same state (see
+# sftdata._tokenizer_copies.state), so a tokenizer changed in between gets a new step.
 _RECENT: collections.OrderedDict[tuple[Any, ...], Encode] = collections.OrderedDict()
 _RECENT_LOCK = threading.Lock()
 _RECENT_SIZE = 4
 
 
 def _step_key(tokenizer: Any, settings: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    backend = getattr(tokenizer, "_tokenizer", None)
-    pre = getattr(backend, "pre_tokenizer", None)
+    """``None`` (no reuse) for a tokenizer whose state cannot be read or an unhashable
+    template. Settings are keyed with their types (``64.0 == 64`` must not find the
+    step of ``64``: it is refused), a template name by the template it names now."""
+    backend = plain_backend(tokenizer)
+    now = state(backend) if backend is not None else None
+    if now is None:
+        return None
+    template, *rest = settings
+    if isinstance(template, str):
+        try:
+            template = get(template)
+        except SftDataError:
+            return None
+    key = (id(tokenizer), now, template, *((type(v), v) for v in rest))
     try:
-        key = (id(tokenizer), len(tokenizer), pre.__getstate__() if pre else None, *settings)
         hash(key)
-    except Exception:  # an unhashable template, a tokenizer without len(): no reuse
+    except TypeError:
         return None
     return key
 

@@ -26,7 +26,6 @@ import contextlib
 import gc
 import itertools
 import threading
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -34,12 +33,8 @@ import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
 from sftdata._encode_plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Program, Row
-from sftdata.templates._segments import (
-    TOKENIZER_LOCK,
-    continuation,
-    no_start_prefix,
-    special_token_id,
-)
+from sftdata._tokenizer_copies import copies
+from sftdata.templates._segments import no_start_prefix, public_call, special_token_id
 
 ENCODED = ("input_ids", "labels", "attention_mask")
 
@@ -56,10 +51,23 @@ class SharedPieces:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.state: Any = None  # the tokenizer state the table was made with
+        self.generation = 0  # a program's cached chunks belong to one generation
+        self._clear()
+
+    def _clear(self) -> None:
         self.where: dict[Piece, tuple[int, int, int]] = {}  # piece -> (start, length, trained)
         self.ids: list[int] = []
         self.mask: list[bool] = []
         self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def sync(self, state: Any) -> None:
+        """Start the table over when the tokenizer changed since it was filled."""
+        with self.lock:
+            if state != self.state:
+                self._clear()
+                self.state = state
+                self.generation += 1
 
     def add(self, piece: Piece, ids: Sequence[int], mask: Sequence[bool]) -> None:
         if piece in self.where:
@@ -88,8 +96,14 @@ class Assembled(NamedTuple):
 
 def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> Assembled:
     """Token ids and labels of every planned row, with one tokenizer call per START/CONT kind."""
-    never, start_backend, cont_backend = backends(tokenizer)
-    split = never is not None  # START and CONT words need separate calls
+    made = copies(tokenizer)  # private copies of its Rust backend, when it has one
+    if made is not None:
+        split, start_backend, cont_backend, never = made.split, made.start, made.cont, None
+    else:  # its public call, the start prefix turned off for CONT words
+        never = no_start_prefix(tokenizer)
+        split, start_backend, cont_backend = never is not None, None, None
+    shared.sync(made.state if made is not None else None)
+    key = (split, shared.generation)  # what a program's cached chunks must have been made for
     # Pass 1: every word of each call, row after row; shared pieces not seen yet.
     calls: tuple[list[str], list[str]] = ([], [])
     word_base: tuple[list[int], list[int]] = ([0] * len(rows), [0] * len(rows))
@@ -100,7 +114,7 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
             continue
         program, words = row.program, row.words
         chunks = program.chunks
-        if chunks is None or chunks[0] != split:
+        if chunks is None or chunks[0] != key:
             for item in program.layout:
                 if not isinstance(item, int) and item not in known:
                     new[item] = None
@@ -127,7 +141,7 @@ def tokenize(tokenizer: Any, rows: list[Row | None], shared: SharedPieces) -> As
     ]
     _learn(tokenizer, shared, new, new_text, encoded, n_words)
     snapshot = shared.snapshot()
-    return _assemble(rows, split, snapshot, encoded, word_base, n_words)
+    return _assemble(rows, key, snapshot, encoded, word_base, n_words)
 
 
 # Words go to the Rust call in groups, each one pre-split sequence (each word is still
@@ -205,56 +219,6 @@ def _fill_empty(spans: list[Any]) -> list[tuple[int, int]]:
     return out
 
 
-# Private copies of users' Rust tokenizers, per tokenizer object, with the state they
-# were copied from (a tokenizer given added tokens or a new pre-tokenizer is copied again).
-_COPIES: weakref.WeakKeyDictionary[Any, tuple[Any, tuple[Any, Any, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-_COPIES_LOCK = threading.Lock()
-
-
-def backends(tokenizer: Any) -> tuple[Any, Any, Any]:
-    """``(never, start, cont)``: the tokenizer's start-prefix-off pre-tokenizer (or
-    ``None``), and private copies of its Rust backend that tokenize START and CONT
-    words (``None`` when the public call must be used).
-
-    The copies tokenize with ``encode_special_tokens=True`` (content that looks like a
-    control token stays text), the CONT one with the start prefix off: the user's
-    tokenizer is never modified, so threads sharing it cannot see a half-changed
-    state. Copies are made once per tokenizer object (about 0.1 s for a 32k vocab) and
-    again only if its vocabulary size or pre-tokenizer changes.
-    """
-    backend = _plain_backend(tokenizer)
-    if backend is None:
-        return no_start_prefix(tokenizer), None, None
-    pre = backend.pre_tokenizer
-    state = (
-        backend.get_vocab_size(with_added_tokens=True),
-        pre.__getstate__() if pre is not None else None,
-    )
-    with _COPIES_LOCK:
-        known = _COPIES.get(tokenizer)
-        if known is not None and known[0] == state:
-            return known[1]
-        never = no_start_prefix(tokenizer)
-        start = _private_copy(backend, None)
-        cont = _private_copy(backend, never) if never is not None else start
-        _COPIES[tokenizer] = (state, (never, start, cont))
-        return never, start, cont
-
-
-def _private_copy(backend: Any, pre_tokenizer: Any) -> Any:
-    """A copy of a Rust tokenizer that keeps content control-token lookalikes as text,
-    with ``pre_tokenizer`` in place of its own when given."""
-    import tokenizers
-
-    copy = tokenizers.Tokenizer.from_str(backend.to_str())
-    copy.encode_special_tokens = True
-    if pre_tokenizer is not None:
-        copy.pre_tokenizer = pre_tokenizer
-    return copy
-
-
 class _Joined:
     """The pieces of one row tokenized one by one, read like one Rust ``Encoding``."""
 
@@ -282,8 +246,7 @@ def _encode_rows_public(tokenizer: Any, rows: list[list[str]], never: Any) -> li
     encoding-like object."""
     flat = [t for row in rows for t in row]
     # transformers turns split_special_tokens into a change of the backend for the call
-    swap = continuation(tokenizer, never) if never is not None else contextlib.nullcontext()
-    with TOKENIZER_LOCK, swap:
+    with public_call(tokenizer, continues=never is not None, never=never):
         enc = tokenizer(
             flat,
             add_special_tokens=False,
@@ -298,23 +261,6 @@ def _encode_rows_public(tokenizer: Any, rows: list[list[str]], never: Any) -> li
         out.append(_Joined(encodings[k : k + len(row)]))
         k += len(row)
     return out
-
-
-def _plain_backend(tokenizer: Any) -> Any:
-    try:
-        import tokenizers
-        from transformers.tokenization_utils_tokenizers import TokenizersBackend
-    except ImportError:  # pragma: no cover - both ship with transformers
-        return None
-    backend = getattr(tokenizer, "_tokenizer", None)
-    plain = (
-        isinstance(tokenizer, TokenizersBackend)
-        and type(tokenizer)._encode_plus is TokenizersBackend._encode_plus
-        and isinstance(backend, tokenizers.Tokenizer)
-        and backend.truncation is None
-        and backend.padding is None
-    )
-    return backend if plain else None
 
 
 def _learn(
@@ -414,13 +360,14 @@ def _first_at(to_chars: Any, lo: int, hi: int, e: int) -> int:
     return lo
 
 
-# A program's chunks in its step's shared table: (split, starts, sizes, flags, trained
+# A program's chunks in its step's shared table: ((split, table generation), starts,
+# sizes, flags, trained
 # tokens of shared chunks, mixed, per call: the chunk positions of the words trained
 # wholly or not at all, and their indices among the row's words of that call; partly
 # trained words as (word, chunk position, call, index in call, partial index)). Word
 # chunks hold placeholders until a batch fills them.
 _Chunks = tuple[
-    bool,
+    tuple[bool, int],
     list[int],
     list[int],
     list[bool],
@@ -432,7 +379,9 @@ _Chunks = tuple[
 ]
 
 
-def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: bool) -> _Chunks:
+def _layout(
+    program: Program, where: dict[Piece, tuple[int, int, int]], key: tuple[bool, int]
+) -> _Chunks:
     starts: list[int] = []
     sizes: list[int] = []
     flags: list[bool] = []
@@ -445,7 +394,7 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
     for item in program.layout:
         if isinstance(item, int):
             mode = program.word_modes[item]
-            c = int(program.word_kinds[item] == CONT and split)
+            c = int(program.word_kinds[item] == CONT and key[0])
             here, index = len(starts), in_call[c]
             in_call[c] += 1
             if mode > 0:
@@ -465,12 +414,12 @@ def _layout(program: Program, where: dict[Piece, tuple[int, int, int]], split: b
         flags.append(trained > 0)
         fixed.append(trained)
         mixed = mixed or 0 < trained < size
-    return split, starts, sizes, flags, fixed, mixed, positions, indices, partial
+    return key, starts, sizes, flags, fixed, mixed, positions, indices, partial
 
 
 def _assemble(
     rows: list[Row | None],
-    split: bool,
+    key: tuple[bool, int],
     snapshot: tuple[dict[Piece, tuple[int, int, int]], np.ndarray, np.ndarray],
     encoded: list[_Words],
     word_base: tuple[list[int], list[int]],
@@ -496,8 +445,8 @@ def _assemble(
             continue
         program = row.program
         chunks = program.chunks
-        if chunks is None or chunks[0] != split:
-            chunks = program.chunks = _layout(program, where, split)
+        if chunks is None or chunks[0] != key:
+            chunks = program.chunks = _layout(program, where, key)
         base = len(starts)
         row_chunk.append(base)
         starts += chunks[1]
@@ -506,7 +455,7 @@ def _assemble(
         fixed += chunks[4]
         mixed = mixed or chunks[5]
         positions, indices = chunks[6], chunks[7]
-        for c in (0, 1) if split else (0,):
+        for c in (0, 1) if key[0] else (0,):
             if positions[c]:
                 word_chunks[c].extend([base + p for p in positions[c]])
                 first_word = word_base[c][r]

@@ -27,13 +27,12 @@ tokenizing the whole rendered string does (see :func:`continuation`).
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sftdata._contract import SftDataError
+from sftdata._tokenizer_copies import copies, prefix_off
 
 __all__ = ["Segment", "special_token_id", "split_pieces", "token_ids"]
 
@@ -122,6 +121,7 @@ def token_ids(segments: Sequence[Segment], tokenizer: Any) -> list[int]:
     """
     ids: list[int] = []
     bos = getattr(tokenizer, "bos_token", None)
+    made = copies(tokenizer)  # private copies: the user's tokenizer is never changed
     previous: Segment | None = None
     for piece in split_pieces(segments):
         head, before, previous = piece[0], previous, piece[-1]
@@ -130,10 +130,14 @@ def token_ids(segments: Sequence[Segment], tokenizer: Any) -> list[int]:
             continue
         text = "".join(seg.text for seg in piece)
         starts = before is None or head.break_before or (before.special and before.text == bos)
-        if text:
-            with contextlib.nullcontext() if starts else continuation(tokenizer):
-                enc = tokenizer(text, add_special_tokens=False, split_special_tokens=True)
-            ids.extend(int(i) for i in enc["input_ids"])
+        if not text:
+            continue
+        if made is not None:
+            ids += (made.start if starts else made.cont).encode(text, add_special_tokens=False).ids
+            continue
+        with public_call(tokenizer, continues=not starts):
+            enc = tokenizer(text, add_special_tokens=False, split_special_tokens=True)
+        ids.extend(int(i) for i in enc["input_ids"])
     return ids
 
 
@@ -146,44 +150,40 @@ def no_start_prefix(tokenizer: Any) -> Any:
     control token must be tokenized with the prefix off to match the whole string.
     """
     backend = getattr(tokenizer, "_tokenizer", None)
-    pre = getattr(backend, "pre_tokenizer", None)
-    if pre is None or not callable(getattr(pre, "__getstate__", None)):
-        return None
-    state = json.loads(pre.__getstate__())
-    if not _first_to_never(state):
-        return None
-    never = copy.copy(pre)  # then overwritten: the pre-tokenizer object stays untouched
-    never.__setstate__(json.dumps(state).encode())
-    return never
+    return prefix_off(getattr(backend, "pre_tokenizer", None))
 
 
-def _first_to_never(node: Any) -> bool:
-    """Rewrite every Metaspace ``prepend_scheme="first"`` in a pre-tokenizer's JSON."""
-    found = False
-    if isinstance(node, dict):
-        if node.get("type") == "Metaspace" and node.get("prepend_scheme") == "first":
-            node["prepend_scheme"] = "never"
-            found = True
-        for value in node.values():
-            found = _first_to_never(value) or found
-    elif isinstance(node, list):
-        for value in node:
-            found = _first_to_never(value) or found
-    return found
-
-
-#: Held while sftdata changes a user's tokenizer for one call and changes it back, so
-#: two threads of sftdata never interleave those changes (``Encode`` itself tokenizes
-#: with private copies and needs no change).
+#: Held while sftdata changes a tokenizer it cannot copy (see
+#: :mod:`sftdata._tokenizer_copies`) for one call and changes it back, so two threads
+#: of sftdata never interleave those changes.
 TOKENIZER_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def public_call(tokenizer: Any, *, continues: bool, never: Any = None) -> Iterator[None]:
+    """Call a tokenizer that cannot be copied: under :data:`TOKENIZER_LOCK`, with the
+    start prefix off when the text ``continues`` a string, and with the backend's
+    ``encode_special_tokens`` flag (which transformers sets for
+    ``split_special_tokens`` and leaves set) put back afterwards."""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    with TOKENIZER_LOCK:
+        flag = getattr(backend, "encode_special_tokens", None)
+        try:
+            with continuation(tokenizer, never) if continues else contextlib.nullcontext():
+                yield
+        finally:
+            if backend is not None and flag is not None:
+                backend.encode_special_tokens = flag
 
 
 @contextlib.contextmanager
 def continuation(tokenizer: Any, never: Any = None) -> Iterator[None]:
     """Tokenize text that continues a string: no start-of-call prefix (see
     :func:`no_start_prefix`); a no-op for every other tokenizer. ``never`` is that
-    pre-tokenizer when the caller already has it. The tokenizer's pre-tokenizer is
-    swapped while the block runs, under :data:`TOKENIZER_LOCK`."""
+    pre-tokenizer when the caller already has it. The tokenizer's own pre-tokenizer is
+    swapped while the block runs, under :data:`TOKENIZER_LOCK`: other threads calling
+    that tokenizer meanwhile see the swap (sftdata itself uses private copies where it
+    can, see :mod:`sftdata._tokenizer_copies`)."""
     never = never if never is not None else no_start_prefix(tokenizer)
     if never is None:
         yield
