@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,11 @@ def parse_file(path: str, parser: str | None) -> Any:
     )
 
 
-def to_messages(files: tuple[str | DataFile, ...], cfg: TrainConfig) -> tuple[Any, dict[str, int]]:
-    """Parse every file, run the pipeline steps and dedup; kept rows and counts per stage."""
+def to_messages(
+    files: tuple[str | DataFile, ...], cfg: TrainConfig, dropped: Counter[str] | None = None
+) -> tuple[Any, dict[str, int]]:
+    """Parse every file, run the pipeline steps and dedup; kept rows and counts per stage
+    (and each rejected row's reason counted into ``dropped``)."""
     import datasets
 
     import sftdata as sd
@@ -154,21 +158,32 @@ def to_messages(files: tuple[str | DataFile, ...], cfg: TrainConfig) -> tuple[An
     if steps:
         ds = sd.apply(ds, sd.Pipeline(steps))
         counts["pipeline"] = sum(1 for r in ds[DROP_REASON] if r is None)
-    kept, _ = sd.split_rejects(ds)
+    kept, rejected = sd.split_rejects(ds)
+    _count(dropped, rejected)
     if cfg.dedup != "none":
         fn = sd.dedup.exact_dedup if cfg.dedup == "exact" else sd.dedup.minhash_dedup
-        kept, _ = fn(kept)
+        kept, rejected = fn(kept)
+        _count(dropped, rejected)
         counts["dedup"] = len(kept)
     return kept, counts
 
 
-def encode(ds: Any, tokenizer: Any, template: Any, cfg: TrainConfig) -> Any:
-    """``sd.Encode`` over every row; returns only the encoded kept rows."""
+def _count(dropped: Counter[str] | None, rejected: Any) -> None:
+    if dropped is not None and len(rejected):
+        dropped.update(rejected[DROP_REASON])
+
+
+def encode(
+    ds: Any, tokenizer: Any, template: Any, cfg: TrainConfig, dropped: Counter[str] | None = None
+) -> Any:
+    """``sd.Encode`` over every row; returns only the encoded kept rows (the reasons of
+    the others counted into ``dropped``)."""
     import sftdata as sd
 
     step = sd.Encode(tokenizer, template, max_length=cfg.max_length, loss_on=cfg.loss_on)
     out = sd.apply(ds, step)
-    kept, _ = sd.split_rejects(out)
+    kept, rejected = sd.split_rejects(out)
+    _count(dropped, rejected)
     return kept.select_columns([c for c in ENCODED_COLUMNS if c in kept.column_names])
 
 
@@ -182,10 +197,21 @@ def pack_rows(ds: Any, max_length: int) -> tuple[Any, float]:
 
 
 def prepare(cfg: TrainConfig, tokenizer: Any, template: Any) -> Prepared:
-    """Read, parse, filter, encode and (optionally) pack ``cfg``'s train and eval files."""
-    rows, counts = to_messages(cfg.train_files, cfg)
-    train = encode(rows, tokenizer, template, cfg)
+    """Read, parse, filter, encode and (optionally) pack ``cfg``'s train and eval files.
+
+    Raises :class:`ConfigError` when no training row is left, with the reasons the rows
+    were dropped for (a template without a tool turn on tool conversations, a
+    ``max_length`` shorter than every row, ...).
+    """
+    dropped: Counter[str] = Counter()
+    rows, counts = to_messages(cfg.train_files, cfg, dropped)
+    train = encode(rows, tokenizer, template, cfg, dropped)
     counts["encoded"] = len(train)
+    if len(train) == 0:
+        why = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common(5))
+        raise ConfigError(
+            f"no training rows left: {counts['read']} read, all dropped ({why or 'no rows'})"
+        )
     eff = None
     if cfg.packing:
         train, eff = pack_rows(train, cfg.max_length)
@@ -195,7 +221,9 @@ def prepare(cfg: TrainConfig, tokenizer: Any, template: Any) -> Prepared:
         eval_rows, _ = to_messages(cfg.eval_files, cfg)
         evaluation = encode(eval_rows, tokenizer, template, cfg)
         counts["eval encoded"] = len(evaluation)
-    return Prepared(train=train, eval=evaluation, counts=counts, pack_efficiency=eff)
+    return Prepared(
+        train=train, eval=evaluation, counts=counts, dropped=dict(dropped), pack_efficiency=eff
+    )
 
 
 def collator(tokenizer: Any, cfg: TrainConfig) -> Any:

@@ -94,6 +94,29 @@ def test_prepare_from_config_parses_filters_encodes_and_packs(
     assert sum(sum(s) for s in out.train["seq_lens"]) == sum(len(x) for x in out.train["input_ids"])
     assert out.pack_efficiency is not None and 0.5 < out.pack_efficiency <= 1.0
     assert out.eval is not None and len(out.eval) == 4
+    # every row read is trained on or counted under the reason it was dropped for
+    assert c["read"] == c["encoded"] + sum(out.dropped.values())
+    assert out.dropped["dedup.exact"] == c["pipeline"] - c["dedup"]
+
+
+def test_no_training_row_left_is_a_clear_error(tiny_tokenizer: Any, tmp_path: Path) -> None:
+    """Every row too long for max_length: prepare says so instead of training on nothing."""
+    import sftdata as sd
+    from sfttrain import ConfigError, TrainConfig, prepare
+
+    data = Path(__file__).parents[2] / "examples" / "data"
+    cfg = TrainConfig.from_dict(
+        {
+            "model": "unused",
+            "output_dir": str(tmp_path),
+            "train_files": [{"path": str(data / "chat_openai.jsonl"), "parser": "openai"}],
+            "max_length": 4,
+            "packing": False,
+            "template": "llama2",
+        }
+    )
+    with pytest.raises(ConfigError, match=r"no training rows left: .*encode\.too_long"):
+        prepare(cfg, tiny_tokenizer, sd.templates.get("llama2"))
 
 
 def test_unknown_parser_and_step_are_named() -> None:
