@@ -264,8 +264,10 @@ class Encode(_Encoder):
 
     One tokenizer call per batch for every text piece of every row. Rows the encoder
     rejects keep their place with empty arrays and a ``drop_reason``. The step keeps
-    the tokenization of its template's control tokens and glue: build a new step
-    after changing the tokenizer (added tokens, a new pre-tokenizer).
+    the tokenization of its template's control tokens and glue, and starts it over
+    when the tokenizer changes (added tokens, a new normalizer or pre-tokenizer). The
+    tokenizer itself is never modified: pieces are tokenized by private copies of its
+    Rust backend, so threads may share it.
 
     >>> tok = getfixture("llama_tokenizer")
     >>> step = Encode(tok, "llama2", max_length=32)
