@@ -107,5 +107,5 @@ def test_with_both_columns_the_messages_decide_as_in_clean_and_safety() -> None:
     kept, rejected = exact_dedup(rows)
     assert [r["messages"] for r in kept] == [convo, other]
     assert [r["text"] for r in rejected] == ["different raw line"]
-    with pytest.raises(SftDataError, match="'prompt' not found"):
+    with pytest.raises(SftDataError, match="'prompt'"):
         exact_dedup(rows, column="prompt")

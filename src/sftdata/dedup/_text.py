@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 import regex
 
-from sftdata._contract import MESSAGES, TEXT, RowError, SftDataError
+from sftdata._contract import MESSAGES, TEXT, RowError
+from sftdata._texts import pick_column as step_column
 
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 Fields = Literal["all", "user"]
@@ -180,15 +181,8 @@ def _turns(value: Any, fields: Fields) -> list[tuple[str, str]]:
 
 
 def pick_column(columns: list[str], column: str | None) -> str:
-    """``column`` if given and present, else ``messages`` or ``text``, whichever exists
-    (``messages`` first, as the clean and safety steps choose)."""
+    """``column`` if given and present, else ``messages`` or ``text``, whichever exists:
+    the rule of the clean and safety steps (:func:`sftdata._texts.pick_column`)."""
     if not columns:  # no rows at all: nothing to read, any name will do
         return column or TEXT
-    if column is not None:
-        if column not in columns:
-            raise SftDataError(f"column {column!r} not found; columns are {columns}")
-        return column
-    for c in (MESSAGES, TEXT):
-        if c in columns:
-            return c
-    raise SftDataError(f"no 'text' or 'messages' column; columns are {columns}; pass column=")
+    return step_column(dict.fromkeys(columns), column if column is not None else "auto")
