@@ -100,8 +100,8 @@ def encode(
     >>> tok.decode([t for t in row["labels"] if t != -100])   # the answer and its EOS
     'Hello! </s>'
     """
-    settings = (template, max_length, loss_on, train_on_eos, truncation)
-    step = _recent_step(tokenizer, settings)
+    key = _step_key(tokenizer, (template, max_length, loss_on, train_on_eos, truncation))
+    step = _recent_step(tokenizer, key)
     if step is None:
         step = Encode(
             tokenizer,
@@ -111,7 +111,7 @@ def encode(
             train_on_eos=train_on_eos,
             truncation=truncation,
         )
-        _remember_step(tokenizer, settings, step)
+        _remember_step(key, step)
     return single_row(*step._run({MESSAGES: [messages]}))
 
 
@@ -146,18 +146,18 @@ def _step_key(tokenizer: Any, settings: tuple[Any, ...]) -> tuple[Any, ...] | No
     return key
 
 
-def _recent_step(tokenizer: Any, settings: tuple[Any, ...]) -> Encode | None:
-    key = _step_key(tokenizer, settings)
+def _recent_step(tokenizer: Any, key: tuple[Any, ...] | None) -> Encode | None:
+    if key is None:
+        return None
     with _RECENT_LOCK:
-        step = _RECENT.get(key) if key is not None else None
+        step = _RECENT.get(key)
         if step is not None and step.tokenizer is tokenizer:
-            _RECENT.move_to_end(key)  # type: ignore[arg-type]
+            _RECENT.move_to_end(key)
             return step
     return None
 
 
-def _remember_step(tokenizer: Any, settings: tuple[Any, ...], step: Encode) -> None:
-    key = _step_key(tokenizer, settings)
+def _remember_step(key: tuple[Any, ...] | None, step: Encode) -> None:
     if key is None:
         return
     with _RECENT_LOCK:
