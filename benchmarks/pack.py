@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 import sftdata as sd
-from sftdata._pack import pack_stats
+from sftdata.encode._pack import pack_stats
 
 
 def lengths(n: int, max_length: int, seed: int) -> np.ndarray:

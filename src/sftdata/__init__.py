@@ -38,21 +38,29 @@ _SUBMODULES = (
     "templates",
     "stats",
     "tokenize",
-    "view",
     "engines",
     "runner",
 )
 _LAZY_NAMES = {
-    "encode": "sftdata._encode",
-    "Encode": "sftdata._encode",
-    "encode_text": "sftdata._encode",
-    "EncodeText": "sftdata._encode",
-    "Collator": "sftdata._collate",
-    "pack": "sftdata._pack",
-    "pack_stats": "sftdata._pack",
-    "PackStats": "sftdata._pack",
+    "encode": "sftdata.encode._encode",
+    "Encode": "sftdata.encode._encode",
+    "encode_text": "sftdata.encode._encode",
+    "EncodeText": "sftdata.encode._encode",
+    "Collator": "sftdata.encode._collate",
+    "pack": "sftdata.encode._pack",
+    "pack_stats": "sftdata.encode._pack",
+    "PackStats": "sftdata.encode._pack",
+    "view": "sftdata.encode",
     "mix": "sftdata.stats",
 }
+
+# ``sftdata.encode`` is both the encoder's package and the public function ``sd.encode``.
+# Importing a package binds it as an attribute of its parent, which would shadow the
+# function; so the (light, lazy) package is imported here once, before anyone else can,
+# and that binding removed: ``sd.encode`` then resolves through ``__getattr__`` to the
+# function, and later imports of ``sftdata.encode.*`` never rebind it.
+importlib.import_module("sftdata.encode")
+globals().pop("encode", None)
 
 __all__ = [
     "DROP_REASON",

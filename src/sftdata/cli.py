@@ -64,7 +64,8 @@ def load_dataset_any(path: Path) -> Any:
     """A ``datasets.Dataset`` from a run output folder, a saved dataset or one data file."""
     import datasets
 
-    from sftdata.runner._io import concat, read_input, read_table
+    from sftdata.engines._local import concat
+    from sftdata.runner._io import read_input, read_table
 
     if not path.exists():
         raise SftDataError(f"{path}: no such file or folder")
@@ -123,7 +124,7 @@ def _cmd_show(a: argparse.Namespace) -> int:
             print("note: the row has no input_ids; showing it as JSON", file=sys.stderr)
         print(json.dumps(row, ensure_ascii=False, indent=2, default=str))
         return 0
-    view = importlib.import_module("sftdata.view")
+    view = importlib.import_module("sftdata.encode.view")
     tok = _tokenizer(a.tokenizer)
     if a.html is not None:
         print(view.save_html(row, tok, a.html))

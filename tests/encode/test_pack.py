@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import sftdata as sd
 from sftdata import DROP_REASON, IGNORE_INDEX, SftDataError
-from sftdata._pack import best_fit_decreasing, pack_stats
+from sftdata.encode._pack import best_fit_decreasing, pack_stats
 
 rows_strategy = st.lists(
     st.lists(st.integers(min_value=0, max_value=50), min_size=0, max_size=30),

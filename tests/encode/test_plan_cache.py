@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sftdata import RowError, templates
-from sftdata._encode_plan import (
+from sftdata.encode._plan import (
     GLUE_CONT,
     GLUE_START,
     SPECIAL,

@@ -94,7 +94,13 @@ def test_bad_rows_are_named(llama_tokenizer: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["sftdata._encode", "sftdata._collate", "sftdata._pack", "sftdata.view"]
+    "module",
+    [
+        "sftdata.encode._encode",
+        "sftdata.encode._collate",
+        "sftdata.encode._pack",
+        "sftdata.encode.view",
+    ],
 )
 def test_docstring_examples_run(module: str, llama_tokenizer: Any) -> None:
     """The examples in the docstrings of the encode area run and print what they show."""

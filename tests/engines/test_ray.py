@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sftdata as sd
+from sftdata.engines._local import local_global, map_table
 from sftdata.runner import load_spec, run
-from sftdata.runner._apply import TrackedSteps, map_table
-from sftdata.runner._run import local_global
+from sftdata.runner._apply import TrackedSteps
 from tests.pipeline._helpers import folder_bytes, write_jsonl, write_spec
 from tests.pipeline._steps import MinLength, Upper
 

@@ -22,7 +22,7 @@ from sftdata.dedup._apply import (
     columns_of,
     read_column,
 )
-from sftdata.dedup._lsh import match_rows
+from sftdata.dedup._lsh import match_rows, resolve_bands
 from sftdata.dedup._minhash import check_params, sign_input
 from sftdata.dedup._text import Fields
 
@@ -112,8 +112,6 @@ class MinHashIndex:
 
         Returns ``(match, estimated_jaccard)`` (``nan`` where unmatched).
         """
-        from sftdata.dedup._near import resolve_bands
-
         b, r = resolve_bands(threshold, self.num_perm, bands, rows, verify=verify)
         return match_rows(
             self.signatures, signatures, bands=b, rows=r, threshold=threshold, verify=verify

@@ -34,7 +34,7 @@ from sftdata.dedup._index import MinHashIndex
 from sftdata.dedup._lsh import (
     band_key,
     connected_components,
-    optimal_bands,
+    resolve_bands,
     star_edges,
     unique_pairs,
     verify_pairs,
@@ -43,39 +43,6 @@ from sftdata.dedup._minhash import sign_input
 from sftdata.dedup._text import Fields
 
 REASON_NEAR = "dedup.near"
-
-
-#: Optimiser weights (false positive, false negative). Without verification datasketch's
-#: even split; with verification an LSH false positive only costs one Jaccard check,
-#: so the bands are chosen to miss fewer true pairs (b=16, r=8 at 0.8 / 128 perms:
-#: P(candidate) = 0.95 at s = 0.8, 0.24 at s = 0.6, ~0 for unrelated documents).
-WEIGHTS_PLAIN = (0.5, 0.5)
-WEIGHTS_VERIFIED = (0.05, 0.95)
-
-
-def resolve_bands(
-    threshold: float,
-    num_perm: int,
-    bands: int | None,
-    rows: int | None,
-    *,
-    verify: bool = False,
-) -> tuple[int, int]:
-    """``(bands, rows)``: given explicitly (both), or chosen by :func:`optimal_bands`.
-
-    >>> resolve_bands(0.8, 128, None, None), resolve_bands(0.8, 128, None, None, verify=True)
-    ((9, 13), (16, 8))
-    """
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    if (bands is None) != (rows is None):
-        raise ValueError("give both bands and rows, or neither")
-    if bands is None or rows is None:
-        fp, fn = WEIGHTS_VERIFIED if verify else WEIGHTS_PLAIN
-        return optimal_bands(threshold, num_perm, fp_weight=fp, fn_weight=fn)
-    if bands < 1 or rows < 1 or bands * rows > num_perm:
-        raise ValueError(f"need bands, rows >= 1 and bands * rows <= num_perm={num_perm}")
-    return bands, rows
 
 
 def near_duplicate_roots(

@@ -1,5 +1,6 @@
-"""Engines other than the local one. Ray is an optional extra: nothing here imports
-``ray`` until a function is called.
+"""The engines the runner picks from: local (this process, :mod:`._local`) and Ray.
+
+Ray is an optional extra: nothing here imports ``ray`` until a function is called.
 
 >>> from sftdata.engines import ArrowBatchStep
 >>> import pyarrow as pa
@@ -14,9 +15,9 @@ from sftdata.engines._ray import (
     actor_map_batches,
     init_ray,
     map_batches,
-    ray_global,
     ray_map_table,
 )
+from sftdata.engines._ray_dedup import ray_global
 
 __all__ = [
     "ArrowBatchStep",

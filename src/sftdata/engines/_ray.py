@@ -20,8 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from sftdata._contract import Batch, SftDataError
-from sftdata.runner._apply import apply_to_table, slices
-from sftdata.runner._io import concat
+from sftdata.engines._local import apply_to_table, concat, slices
 
 
 @dataclass(frozen=True)
@@ -116,16 +115,3 @@ def ray_map_table(fn: Callable[[Batch], Batch], table: pa.Table, *, batch_size: 
     if table.num_rows == 0:
         return table
     return from_ray(map_batches(to_ray(table), fn, batch_size=batch_size))
-
-
-def ray_global(name: str, fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Run a global pass for the Ray engine: distributed when Ray has one, else on the driver."""
-    from sftdata.engines import _ray_dedup
-
-    impl = _ray_dedup.RAY_GLOBALS.get(name)
-    if impl is not None:
-        init_ray()
-        return impl(fn, table)  # type: ignore[no-any-return]
-    from sftdata.runner._run import local_global
-
-    return local_global(fn, table)

@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sftdata._contract import DROP_REASON, SftDataError
-from sftdata.engines._ray import ArrowBatchStep, to_ray
+from sftdata.engines._local import local_global
+from sftdata.engines._ray import ArrowBatchStep, init_ray, to_ray
 
 ROW = "__row"
 
@@ -294,3 +295,12 @@ RAY_GLOBALS: dict[str, Callable[..., Any]] = {
     "dedup.minhash": _shuffled(ray_minhash_dedup),
     "dedup.exact": _shuffled(ray_exact_dedup),
 }
+
+
+def ray_global(name: str, fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Run a global pass for the Ray engine: distributed when Ray has one, else on the driver."""
+    impl = RAY_GLOBALS.get(name)
+    if impl is not None:
+        init_ray()
+        return impl(fn, table)  # type: ignore[no-any-return]
+    return local_global(fn, table)

@@ -11,7 +11,7 @@ itself and are identical whichever engine ran the batches::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from sftdata._batch import batch_len, drop_reasons, iter_rows, rows_to_batch
 from sftdata._contract import DROP_REASON, Batch, SftDataError
-from sftdata.runner._io import REJECTED_BY, concat
+from sftdata.runner._io import REJECTED_BY
 
 
 @dataclass(frozen=True)
@@ -81,36 +81,6 @@ def _row_by_row(step: Callable[[Batch], Batch], batch: Batch) -> Batch:
                 row[DROP_REASON] = f"step.error:{type(e).__name__}"
             rows.append(row)
     return rows_to_batch(rows)
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays / scalars -> lists / Python scalars, so Arrow infers the same types."""
-    tolist = getattr(value, "tolist", None)
-    return tolist() if tolist is not None else value
-
-
-def apply_to_table(fn: Callable[[Batch], Batch], table: pa.Table) -> pa.Table:
-    """Call a batch step on one Arrow table and return its output as a table."""
-    out = fn(table.to_pydict())
-    cols = {k: [_plain(v) for v in vals] for k, vals in out.items()}
-    try:
-        return pa.Table.from_pydict(cols)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise SftDataError(f"a step returned values Arrow cannot store: {e}") from None
-
-
-def slices(table: pa.Table, size: int) -> Iterator[pa.Table]:
-    for start in range(0, max(table.num_rows, 1), size):
-        piece = table.slice(start, size)
-        if piece.num_rows or table.num_rows == 0:
-            yield piece
-
-
-def map_table(fn: Callable[[Batch], Batch], table: pa.Table, *, batch_size: int) -> pa.Table:
-    """Apply ``fn`` to ``table`` in batches of ``batch_size`` rows; schemas are unified."""
-    if table.num_rows == 0:
-        return table
-    return concat([apply_to_table(fn, piece) for piece in slices(table, batch_size)])
 
 
 def split_kept(table: pa.Table) -> tuple[pa.Table, pa.Table]:

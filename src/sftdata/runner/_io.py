@@ -239,17 +239,6 @@ def _read_hf(path: Path, split: str) -> pa.Table:
     return ds.flatten_indices().data.table
 
 
-def concat(tables: list[pa.Table]) -> pa.Table:
-    """Concatenate tables, unifying schemas (missing columns become nulls)."""
-    tables = [t for t in tables if t.num_columns]
-    if not tables:
-        return pa.table({})
-    try:
-        return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise SftDataError(f"inputs disagree on a column's type: {e}") from None
-
-
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` via a temp file and a rename (never half-written).
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
-from sftdata.runner._apply import slices
+from sftdata.engines._local import slices
 from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, table_bytes
 from sftdata.runner._spec import OutputSpec, PipelineSpec
 

@@ -29,11 +29,11 @@ import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
-from sftdata.runner._apply import TrackedSteps, map_table, slices, split_kept
+from sftdata.engines._local import concat, local_global, map_table, slices
+from sftdata.runner._apply import TrackedSteps, split_kept
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
-    concat,
     read_input,
     read_table,
     write_table_atomic,
@@ -243,14 +243,6 @@ def _run_global(
         write_table_atomic(rejected.append_column(REJECTED_BY, by), folder / "rejects.parquet")
     parts = _write_parts(folder, kept, plan.spec.shard_rows)
     _mark_done(folder, {"parts": parts})
-
-
-def local_global(fn: Callable[..., Any], table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Run a global pass on the driver with ``datasets``; returns ``(kept, rejected)`` tables."""
-    import datasets
-
-    kept, rejected = fn(datasets.Dataset(table))
-    return kept.flatten_indices().data.table, rejected.flatten_indices().data.table
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from sftdata._contract import RowError, SftDataError, validate_messages
 from sftdata.templates._segments import Segment
+from sftdata.templates._to_jinja import template_to_jinja
 
 __all__ = ["StripMode", "SystemPlacement", "Template", "spans_of"]
 
@@ -193,8 +194,6 @@ class Template:
         >>> "im_start" in templates.get("chatml").to_jinja()
         True
         """
-        from sftdata.templates._to_jinja import template_to_jinja
-
         return template_to_jinja(self)
 
 

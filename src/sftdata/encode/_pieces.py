@@ -1,6 +1,6 @@
-"""Internals of :mod:`sftdata._encode`: one batched tokenizer call, then ids and labels.
+"""Internals of :mod:`sftdata.encode._encode`: one batched tokenizer call, then ids and labels.
 
-The plans of a batch (see :mod:`sftdata._encode_plan`) become three kinds of tokens:
+The plans of a batch (see :mod:`sftdata.encode._plan`) become three kinds of tokens:
 
 * control tokens and glue pieces (no message content) come from a :class:`SharedPieces`
   table: tokenized once per step, then copied;
@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
-from sftdata._encode_plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Program, Row
 from sftdata._tokenizer_copies import copies
+from sftdata.encode._plan import CONT, SPECIAL, START, TOKENIZE_AS, Piece, Program, Row
 from sftdata.templates._segments import no_start_prefix, public_call, special_token_id
 
 ENCODED = ("input_ids", "labels", "attention_mask")

@@ -19,12 +19,12 @@ How it stays fast (each part is property-tested against the per-row reference
 :func:`sftdata.templates.token_ids` and token-by-token labels):
 
 * a built-in template's plan is compiled once per conversation *shape* (roles, and
-  which contents are empty or blank) and filled per row (:mod:`sftdata._encode_plan`);
+  which contents are empty or blank) and filled per row (:mod:`sftdata.encode._plan`);
 * control tokens and glue pieces without content (the ``\n`` between ChatML turns)
   are tokenized once per step and copied;
 * the content pieces of the whole batch go to the Rust tokenizer as pre-split words
   of a few dozen sequences, and rows are assembled with a handful of numpy calls
-  (:mod:`sftdata._encode_pieces`).
+  (:mod:`sftdata.encode._pieces`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import MESSAGES, TEXT, Batch, RowError, SftDataError
-from sftdata._encode_pieces import (
+from sftdata._tokenizer_copies import plain_backend, state
+from sftdata.encode._pieces import (
     SharedPieces,
     check_choice,
     check_max_length,
@@ -51,8 +52,7 @@ from sftdata._encode_pieces import (
     single_row,
     tokenize,
 )
-from sftdata._encode_plan import SPECIAL, START, PlanCache, Program, Row
-from sftdata._tokenizer_copies import plain_backend, state
+from sftdata.encode._plan import SPECIAL, START, PlanCache, Program, Row
 from sftdata.templates import Segment, get
 from sftdata.templates._segments import special_token_id
 
