@@ -2,11 +2,12 @@
 
 Small hand-written facts (capitals, opposites, plurals, sums), each asked once with a
 right answer (chosen) and a wrong one of about the same length (rejected), so a
-preference stage learns facts, not length. The rows use every input shape
-``sd.parse.preference`` reads, and a few are malformed on purpose:
+preference stage learns facts, not length. Every column holds message lists (one Arrow
+type per column, so ``sftdata run`` reads every line), in the shapes
+``sd.parse.preference`` reads, and a few rows are malformed on purpose:
 
-- ``prompt`` / ``chosen`` / ``rejected`` as strings; as message lists (a system turn in
-  some prompts); as two full conversations without a prompt (TRL's implicit prompt)
+- the canonical row (a system turn in some prompts); two full conversations without a
+  prompt (TRL's implicit prompt)
 - malformed: no rejected answer, identical answers, a bad role, a prompt that ends with
   an assistant turn, an empty chosen list -> rejected rows with reasons
 
@@ -70,14 +71,16 @@ def good_rows() -> list[dict]:
             rows.append(
                 {"chosen": [_user(q), _assistant(good)], "rejected": [_user(q), _assistant(bad)]}
             )
-        else:  # strings
-            rows.append({"prompt": q, "chosen": good, "rejected": bad})
+        else:
+            rows.append(
+                {"prompt": [_user(q)], "chosen": [_assistant(good)], "rejected": [_assistant(bad)]}
+            )
     for word, right, wrong in OPPOSITES:
         q = f"What is the opposite of {word}?"
         rows.append({
-            "prompt": q,
-            "chosen": f"The opposite of {word} is {right}.",
-            "rejected": f"The opposite of {word} is {wrong}.",
+            "prompt": [_user(q)],
+            "chosen": [_assistant(f"The opposite of {word} is {right}.")],
+            "rejected": [_assistant(f"The opposite of {word} is {wrong}.")],
         })  # fmt: skip
     for word, right, wrong in PLURALS:
         q = f"What is the plural of {word}?"
@@ -91,24 +94,26 @@ def good_rows() -> list[dict]:
         q = f"What is {a} plus {b}?"
         rows.append(
             {
-                "prompt": q,
-                "chosen": f"{a} plus {b} is {a + b}.",
-                "rejected": f"{a} plus {b} is {a + b + 1}.",
+                "prompt": [_user(q)],
+                "chosen": [_assistant(f"{a} plus {b} is {a + b}.")],
+                "rejected": [_assistant(f"{a} plus {b} is {a + b + 1}.")],
             }
         )
     return [{"id": f"pref-{i:03d}", "source": "demo", **r} for i, r in enumerate(rows)]
 
 
 def malformed_rows() -> list[dict]:
+    u, a = _user, _assistant
     rows = [
+        {"prompt": [u("What is the capital of Brazil?")], "chosen": [a("Brasilia.")]},
+        {"prompt": [u("What is 1 plus 1?")], "chosen": [a("2.")], "rejected": [a("2.")]},
         {
-            "prompt": "What is the capital of Brazil?",
-            "chosen": "The capital of Brazil is Brasilia.",
+            "prompt": [{"role": "robot", "content": "Beep?"}],
+            "chosen": [a("Boop.")],
+            "rejected": [a("Beep.")],
         },
-        {"prompt": "What is 1 plus 1?", "chosen": "1 plus 1 is 2.", "rejected": "1 plus 1 is 2."},
-        {"prompt": [{"role": "robot", "content": "Beep?"}], "chosen": "Boop.", "rejected": "Beep."},
-        {"prompt": [_user("Hi"), _assistant("Hello!")], "chosen": "Bye.", "rejected": "Hi."},
-        {"prompt": "Name a colour.", "chosen": [], "rejected": "Blue."},
+        {"prompt": [u("Hi"), a("Hello!")], "chosen": [a("Bye.")], "rejected": [a("Hi.")]},
+        {"prompt": [u("Name a colour.")], "chosen": [], "rejected": [a("Blue.")]},
     ]
     return [{"id": f"bad-{i}", "source": "demo", **r} for i, r in enumerate(rows)]
 
