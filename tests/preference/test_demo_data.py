@@ -22,14 +22,14 @@ def test_the_pairs_file_is_what_its_generator_writes(tmp_path: Path) -> None:
 
 
 def test_the_pairs_parse_with_reasons_and_all_kept_pairs_encode(llama_tokenizer: Any) -> None:
-    """55 pairs parse and encode; the 5 malformed rows are rejected, each with its reason."""
+    """59 pairs parse and encode; the 5 malformed rows are rejected, each with its reason."""
     import datasets
 
     ds = datasets.load_dataset("json", data_files=str(DATA / "pairs.jsonl"), split="train")
     parsed = sd.apply(ds, sd.parse.Preference())
     reasons = Counter(parsed["drop_reason"])
     assert reasons == {
-        None: 55,
+        None: 59,
         "parse.missing_field:rejected": 1,
         "preference.identical": 1,
         "parse.bad_role:robot": 1,
@@ -38,4 +38,4 @@ def test_the_pairs_parse_with_reasons_and_all_kept_pairs_encode(llama_tokenizer:
     }
     kept, _ = sd.split_rejects(parsed)
     encoded = sd.EncodePreference(llama_tokenizer, "llama2", max_length=128)(kept.to_dict())
-    assert encoded["drop_reason"] == [None] * 55
+    assert encoded["drop_reason"] == [None] * 59

@@ -10,6 +10,9 @@ type per column, so ``sftdata run`` reads every line), in the shapes
   prompt (TRL's implicit prompt)
 - malformed: no rejected answer, identical answers, a bad role, a prompt that ends with
   an assistant turn, an empty chosen list -> rejected rows with reasons
+- work for the later stages: mojibake in an answer (clean), an e-mail address in a
+  prompt (safety), a prompt asked twice (dedup by prompt), a chosen answer ten times
+  longer than its rejected one (``preference.pair`` with ``max_length_ratio``)
 
 The output is deterministic; the committed file is its output.
 """
@@ -118,8 +121,38 @@ def malformed_rows() -> list[dict]:
     return [{"id": f"bad-{i}", "source": "demo", **r} for i, r in enumerate(rows)]
 
 
+def stage_rows() -> list[dict]:
+    u, a = _user, _assistant
+    long = (
+        "Paris is the capital of France, and it has been the seat of its government for centuries."
+    )
+    rows = [
+        {
+            "prompt": [u("Where can I buy a coffee?")],
+            "chosen": [a("Try the CafÃ© on the corner.")],
+            "rejected": [a("Nowhere at all.")],
+        },
+        {
+            "prompt": [u("Please reply to jane.doe@example.com with a greeting.")],
+            "chosen": [a("Hello Jane!")],
+            "rejected": [a("No.")],
+        },
+        {
+            "prompt": [u("What is the capital of Italy?")],
+            "chosen": [a("Rome is the capital of Italy.")],
+            "rejected": [a("Milan is the capital.")],
+        },
+        {
+            "prompt": [u("Tell me about the capital of France.")],
+            "chosen": [a(long)],
+            "rejected": [a("Paris.")],
+        },
+    ]
+    return [{"id": f"stage-{i}", "source": "demo", **r} for i, r in enumerate(rows)]
+
+
 def main() -> None:
-    rows = good_rows()
+    rows = good_rows() + stage_rows()
     bad = malformed_rows()
     for k, row in enumerate(bad):  # spread the malformed rows through the file
         rows.insert(7 + 13 * k, row)

@@ -18,6 +18,7 @@ Modules (private; the public names are re-exported here and at the top of
 
     _rows.py     the canonical row: column names, check_prompt / check_answer / check_pair
     _encode.py   encode_preference / EncodePreference
+    _filter.py   pair_reason / PairFilter: preference.empty|identical|tie|length_ratio
 
 The names load on first use: importing this package costs nothing until one is needed.
 """
@@ -41,6 +42,8 @@ _NAMES = {
     "PreferenceTruncation": "sftdata.preference._encode",
     "encode_preference": "sftdata.preference._encode",
     "EncodePreference": "sftdata.preference._encode",
+    "pair_reason": "sftdata.preference._filter",
+    "PairFilter": "sftdata.preference._filter",
 }
 
 __all__ = list(_NAMES)
