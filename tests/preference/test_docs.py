@@ -24,6 +24,7 @@ def test_docstring_examples_hold(name: str, llama_tokenizer: Any) -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
+@pytest.mark.slow
 def test_readme_preference_example_runs(llama_tokenizer_dir: Any, capsys: Any) -> None:
     """The README's preference example runs as written and prints the prompt it shows."""
     import re

@@ -152,6 +152,7 @@ def test_batched_rows_equal_rows_encoded_alone(chatml_tokenizer: Any) -> None:
             assert out[k][i].tolist() == one[k].tolist()
 
 
+@pytest.mark.slow
 def test_step_pickles_and_keeps_working(llama_tokenizer: Any) -> None:
     """The step pickles without its caches and gives the same rows after."""
     step = sd.EncodePreference(llama_tokenizer, "llama2", max_length=64)
