@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-MODULES = ["_rows", "_encode", "_filter"]
+MODULES = ["_rows", "_encode", "_filter", "_collate"]
 
 
 @pytest.mark.parametrize("name", MODULES)
