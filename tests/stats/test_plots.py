@@ -50,6 +50,7 @@ def sp(sp_model_path: Path) -> Any:
     return spm.SentencePieceProcessor(model_file=str(sp_model_path))
 
 
+@pytest.mark.slow
 def test_token_report_shares_over_context_lengths_per_source(sp: Any, tmp_path: Path) -> None:
     """Example: shares of rows over 2k/4k/8k tokens, overall and per source, equal direct
     counts with sentencepiece; per-source histograms share bins; the plots are written."""

@@ -14,13 +14,14 @@ import pytest
 import sftdata as sd
 from sftdata import templates
 from sftdata.cli import main
-from sftdata.tokenize import fast_from_sentencepiece
 
 
 @pytest.fixture(scope="module")
-def exact(sp_model_path: Path) -> Any:
+def exact(sp_fast_tokenizer: Any) -> Any:
     """A fast tokenizer equal to sentencepiece, with a pad token distinct from EOS."""
-    return fast_from_sentencepiece(sp_model_path, pad_token="<unk>")
+    tok = copy.deepcopy(sp_fast_tokenizer)
+    tok.pad_token = "<unk>"
+    return tok
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +102,9 @@ def test_template_tokens_and_added_tokens(exact: Any) -> None:
     )
 
 
+@pytest.mark.slow
 def test_cli_doctor_exit_status_and_fix(
-    trap_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trap_dir: Path, exact: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Example: `sftdata doctor` exits 1 on the trap, 0 once rebuilt with the one-call fix."""
     assert main(["doctor", "--tokenizer", str(trap_dir), "--template", "llama2"]) == 1
@@ -110,7 +112,7 @@ def test_cli_doctor_exit_status_and_fix(
     assert any(line.startswith("fail  sentencepiece:") for line in out.splitlines())
     fixed = tmp_path / "fixed"
     shutil.copytree(trap_dir, fixed)
-    tok = fast_from_sentencepiece(fixed / "tokenizer.model", pad_token="<unk>")
+    tok = copy.deepcopy(exact)  # == fast_from_sentencepiece(fixed / "tokenizer.model")
     tok.chat_template = templates.get("llama2").to_jinja()
     tok.save_pretrained(str(fixed))
     assert main(["doctor", "--tokenizer", str(fixed), "--template", "llama2"]) == 0
@@ -119,6 +121,7 @@ def test_cli_doctor_exit_status_and_fix(
     assert main(["doctor", "--tokenizer", str(fixed), "--template", "nope"]) == 2
 
 
+@pytest.mark.slow
 def test_encode_warns_once_per_tokenizer(llama_tokenizer: Any, exact: Any) -> None:
     """Example: sd.Encode warns once for a tokenizer unlike its sentencepiece model, not per
     batch or step; never for an exact one."""
