@@ -73,15 +73,16 @@ def test_chat_rejects_read_back_to_their_lines(tmp_path: Path) -> None:
 
 
 def test_text_csv_parquet_rejects_read_back(tmp_path: Path) -> None:
-    """Example: txt and CSV rejects name `file:line` (a CSV's header is line 1), Parquet
+    """Example: txt and CSV rejects name `file:line` (a CSV record's first line: header, blank lines and
+    quoted newlines count), Parquet
     rejects `file#row`; each reads back to the rejected row's text."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "notes.txt").write_bytes(b"long enough text\nab\n\xff\xfe\n")
-    (tmp_path / "in" / "rows.csv").write_bytes(b"text\nfine csv row\nxy\n")
+    (tmp_path / "in" / "rows.csv").write_bytes(b'text\nfine csv row\n\n"two\nlines ok"\nxy\n')
     pq.write_table(pa.table({"text": ["parquet row ok", "no"]}), tmp_path / "in" / "t.parquet")
     inputs = "  - {path: ['in/notes.txt', 'in/rows.csv', 'in/t.parquet'], source: plain}\n"
     got = rejects_of(tmp_path, inputs, "plain")
-    assert set(got) == {"in/notes.txt:2", "in/notes.txt:3", "in/rows.csv:3", "in/t.parquet#1"}
+    assert set(got) == {"in/notes.txt:2", "in/notes.txt:3", "in/rows.csv:6", "in/t.parquet#1"}
     assert got["in/notes.txt:3"]["drop_reason"] == "input.bad_utf8"
     for location, r in got.items():
         original = read_back(tmp_path, location)

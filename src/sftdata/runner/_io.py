@@ -147,8 +147,9 @@ def _text_rows(
     if fmt == "csv":
         try:
             reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
-            for n, row in enumerate(reader, start=2):
-                loc = f"{label}:{n}"
+            for row in reader:  # a record's first line (blank lines and quoted newlines count)
+                inner = sum(v.count("\n") for v in row.values() if isinstance(v, str))
+                loc = f"{label}:{reader.line_num - inner}"
                 if None in row or any(v is None for v in row.values()):
                     rejects.append(_reject("input.bad_csv", json.dumps(row, default=str), loc))
                 else:

@@ -260,7 +260,11 @@ def _template_fit(tok: Any, template: Any) -> list[Check]:
             )
         )
         return out
-    ours, theirs = _renders(tok, template)
+    try:
+        ours, theirs = _renders(tok, template)
+    except Exception as e:  # the tokenizer's own template fails on a plain chat
+        out.append(Check("chat_template", "warn", f"the chat_template does not render: {e}"))
+        return out
     if ours == theirs:
         out.append(Check("chat_template", "ok", f"renders the same text as {name!r}"))
         return out
@@ -270,8 +274,8 @@ def _template_fit(tok: Any, template: Any) -> list[Check]:
         Check(
             "chat_template",
             "warn",
-            f"the tokenizer's chat_template and {name!r} differ at char {at}: "
-            f"{theirs[max(0, at - 20) : at + 20]!r} vs {ours[max(0, at - 20) : at + 20]!r}; "
+            f"the tokenizer's chat_template and {name!r} differ at char {at}: tokenizer "
+            f"{theirs[max(0, at - 20) : at + 20]!r}, sftdata {ours[max(0, at - 20) : at + 20]!r}; "
             "the model would be trained in one format and served in another",
             "train with sd.templates.from_tokenizer(tok), or set "
             "tok.chat_template = template.to_jinja() before saving",
@@ -290,11 +294,12 @@ def _renders(tok: Any, template: Any) -> tuple[str, str]:
     try:
         ours = template.render(chat)
     except Exception as e:
-        ours = f"<{name_of(template)} cannot render this chat: {e}>"
+        ours = f"<{_name(template)} cannot render this chat: {e}>"
     return ours, str(theirs)
 
 
-def name_of(template: Any) -> str:
+def _name(template: Any) -> str:
+    """A template's name, for messages."""
     return str(getattr(template, "name", "template"))
 
 
@@ -307,7 +312,7 @@ def _control_tokens(tok: Any, template: Any) -> Check:
         return Check(
             "control_tokens",
             "fail",
-            f"{name_of(template)!r} uses tokens the tokenizer lacks: {missing}",
+            f"{_name(template)!r} uses tokens the tokenizer lacks: {missing}",
             "tok.add_special_tokens({'additional_special_tokens': [...]}) and resize the "
             "model's embeddings, or pick the template of this model family",
         )
@@ -323,7 +328,7 @@ def _template_eos(tok: Any, template: Any) -> Check:
     return Check(
         "template_eos",
         "warn",
-        f"{name_of(template)!r} ends answers with {stops[0]!r} but eos_token is {eos!r}: "
+        f"{_name(template)!r} ends answers with {stops[0]!r} but eos_token is {eos!r}: "
         "generation stops only at the EOS",
         f"set generation_config.eos_token_id to include the id of {stops[0]!r}",
     )
