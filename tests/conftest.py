@@ -52,3 +52,12 @@ def llama_tokenizer(llama_tokenizer_dir: Path):  # type: ignore[no-untyped-def]
     from transformers import LlamaTokenizer
 
     return LlamaTokenizer.from_pretrained(str(llama_tokenizer_dir))
+
+
+@pytest.fixture(scope="session")
+def sp_fast_tokenizer(sp_model_path: Path):  # type: ignore[no-untyped-def]
+    """`sd.tokenize.fast_from_sentencepiece` on the same model: a fast tokenizer whose ids
+    equal sentencepiece's (tests that change it work on a `copy.deepcopy`)."""
+    from sftdata.tokenize import fast_from_sentencepiece
+
+    return fast_from_sentencepiece(sp_model_path)

@@ -13,6 +13,38 @@ from sftdata._contract import DROP_REASON
 
 T = TypeVar("T")
 
+#: Which step (or ``input``) rejected a row.
+REJECTED_BY = "rejected_by"
+#: Where an input row came from: ``file:line`` (JSONL, CSV, text) or ``file#row``
+#: (Parquet, a .json list, a saved dataset).
+LOCATION = "location"
+#: The columns every rejects file starts with, in this order (``None`` where unknown:
+#: ``raw`` is the input text of a row that could not be read or parsed; a row rejected
+#: later keeps its own columns after these).
+REJECT_COLUMNS = (DROP_REASON, REJECTED_BY, "source", LOCATION, "raw")
+#: The column that carries each input row's location through a run (dropped from
+#: outputs; written as ``location`` in rejects).
+ROW_LOCATION = "_location"
+
+
+def rejects_row(row: Mapping[str, Any], *, rejected_by: str | None = None) -> dict[str, Any]:
+    """``row`` in the rejects format: :data:`REJECT_COLUMNS` first, then its own columns.
+
+    >>> rejects_row({"messages": [], "drop_reason": "parse.x", "_location": "a.jsonl:3"},
+    ...             rejected_by="parse")
+    {'drop_reason': 'parse.x', 'rejected_by': 'parse', 'source': None, 'location': 'a.jsonl:3', 'raw': None, 'messages': []}
+    """
+    where = row.get(ROW_LOCATION)
+    out = {
+        DROP_REASON: row.get(DROP_REASON),
+        REJECTED_BY: row.get(REJECTED_BY) or rejected_by,
+        "source": row.get("source"),
+        LOCATION: where if where is not None else row.get(LOCATION),
+        "raw": row.get("raw"),
+    }
+    out.update((k, v) for k, v in row.items() if k not in out and k != ROW_LOCATION)
+    return out
+
 
 def split_rejects(ds: Any) -> tuple[Any, Any]:
     """Split rows into ``(kept, rejected)`` by their ``drop_reason`` column.

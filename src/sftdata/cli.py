@@ -6,6 +6,7 @@
     sftdata show PATH [--row I] [--tokenizer DIR]      # the mask viewer on a row of an output
     sftdata stats PATH [--out DIR] [--tokenizer DIR]   # a report on any dataset
     sftdata templates [NAME]                           # list templates, or preview one
+    sftdata doctor --tokenizer DIR [--template NAME]   # tokenizer traps; exit 1 on a fail
     sftdata demo ...                                   # the end-to-end demo (provided by sfttrain)
 
 Errors in the spec or the inputs print one ``error:`` line and exit with 2; a failed
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--tokenizer", default=None)
     t = sub.add_parser("templates", help="list chat templates, or preview one")
     t.add_argument("name", nargs="?")
+    dr = sub.add_parser("doctor", help="check a tokenizer (and its fit with a template)")
+    dr.add_argument("--tokenizer", required=True, help="tokenizer folder (AutoTokenizer)")
+    dr.add_argument("--template", default=None, help="sftdata template name to compare with")
+    dr.add_argument("--sentencepiece", default=None, help="tokenizer.model to compare with")
     d = sub.add_parser("demo", help="end-to-end demo (from sfttrain)")
     d.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -161,6 +166,16 @@ def _cmd_templates(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(a: argparse.Namespace) -> int:
+    templates = importlib.import_module("sftdata.templates")
+    template = templates.get(a.template) if a.template is not None else None
+    report = templates.check_tokenizer(
+        _tokenizer(a.tokenizer), template, sentencepiece_model=a.sentencepiece
+    )
+    print(report.to_text())
+    return 0 if report.ok else 1
+
+
 def _cmd_demo(a: argparse.Namespace) -> int:
     module, _, fn = DEMO_ENTRY.partition(":")
     try:
@@ -178,6 +193,7 @@ _COMMANDS = {
     "show": _cmd_show,
     "stats": _cmd_stats,
     "templates": _cmd_templates,
+    "doctor": _cmd_doctor,
     "demo": _cmd_demo,
 }
 

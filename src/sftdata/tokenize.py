@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from sftdata._contract import SftDataError
+from sftdata._sentencepiece import fast_from_sentencepiece
 from sftdata.runner._io import atomic_write_bytes, table_bytes
 
 TokenizerKind = Literal["bpe", "unigram"]
@@ -38,6 +39,7 @@ DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = ("<|endoftext|>",)
 __all__ = [
     "DEFAULT_SPECIAL_TOKENS",
     "Manifest",
+    "fast_from_sentencepiece",
     "load_blocks",
     "load_tokenizer",
     "save_tokenizer",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sftdata import DROP_REASON
+from sftdata._rejects import ROW_LOCATION as LOCATED  # where a row was read from
 from sfttrain.config import ConfigError, DataFile, TrainConfig
 
 ENCODED_COLUMNS = ("input_ids", "labels", "attention_mask", "position_ids", "seq_lens")
@@ -38,10 +39,11 @@ class Prepared:
 
 
 def _json_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``.json`` list or a JSONL file. A line (or list entry) that cannot be a
-    row is a rejected row with ``raw`` and the runner's reasons: ``input.bad_json``,
-    ``input.not_an_object``, ``input.bad_utf8``. A file that cannot be read at all is a
-    :class:`ConfigError` naming it."""
+    """Rows of a ``.json`` list or a JSONL file, each with its ``_location`` (``file:line``,
+    or ``file#index`` in a ``.json`` list). A line (or list entry) that cannot be a row is
+    a rejected row in the rejects format (``raw``, ``rejected_by="input"``) with the
+    runner's reasons: ``input.bad_json``, ``input.not_an_object``, ``input.bad_utf8``. A
+    file that cannot be read at all is a :class:`ConfigError` naming it."""
     from sftdata import SftDataError
     from sftdata.runner._io import jsonl_rows
 
@@ -53,18 +55,22 @@ def _json_rows(path: Path) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise ConfigError(f"{path}: a .json data file must hold a list of rows")
         return [
-            {**r, "drop_reason": None}
+            {**r, DROP_REASON: None, LOCATED: f"{path}#{i}"}
             if isinstance(r, dict)
-            else {"raw": json.dumps(r), "drop_reason": "input.not_an_object"}
-            for r in data
+            else _input_reject("input.not_an_object", json.dumps(r), f"{path}#{i}")
+            for i, r in enumerate(data)
         ]
     try:
-        rows, _, rejects = jsonl_rows(path)
+        rows, where, rejects = jsonl_rows(path)
     except SftDataError as e:  # a binary file
         raise ConfigError(str(e)) from e
-    out = [{**row, "drop_reason": None} for row in rows]
-    out += [{"raw": r["raw"], "drop_reason": r["drop_reason"]} for r in rejects]
+    out = [{**row, DROP_REASON: None, LOCATED: w} for row, w in zip(rows, where, strict=True)]
+    out += [_input_reject(r[DROP_REASON], r["raw"], r["location"]) for r in rejects]
     return out
+
+
+def _input_reject(reason: str, raw: str, location: str) -> dict[str, Any]:
+    return {"raw": raw, DROP_REASON: reason, "rejected_by": "input", LOCATED: location}
 
 
 def resolve_step(spec: Any, index: int) -> Any:
@@ -106,6 +112,10 @@ def get_template(name: str, tokenizer: Any) -> Any:
     return sd.templates.get(name)
 
 
+#: The columns a parsed file keeps beside ``messages`` (see :func:`parse_file`).
+TRACE_COLUMNS = ("rejected_by", "source", LOCATED, "raw")
+
+
 def parse_file(path: str, parser: str | None) -> Any:
     """One file's rows as ``messages`` + ``drop_reason`` (rejected rows included).
 
@@ -113,28 +123,49 @@ def parse_file(path: str, parser: str | None) -> Any:
     malformed row (a number where text belongs, a string where a list belongs) is a
     rejected row with its reason rather than a schema error for the whole file.
     ``parser=None`` reads rows that already hold ``messages`` (the ``openai`` format).
+    Every row keeps where it came from (:data:`TRACE_COLUMNS`: ``_location`` is
+    ``file:line``, or ``file#row`` for Parquet; a rejected row also ``raw``, its input
+    text, and ``rejected_by``, ``input`` or ``parse.<parser>``), so a rejects file
+    leads back to the exact input line.
     """
     import datasets
 
     from sftdata._batch import rows_to_batch
 
     if Path(path).suffix == ".parquet":
-        rows = datasets.Dataset.from_parquet(path).to_list()
+        rows = [
+            {**r, LOCATED: f"{path}#{i}"}
+            for i, r in enumerate(datasets.Dataset.from_parquet(path).to_list())
+        ]
     else:
         rows = _json_rows(Path(path))
     step = parser_step(parser or "openai")
     out = step(rows_to_batch(rows)) if rows else {"messages": [], DROP_REASON: []}
+    n = len(out["messages"])
+    by = [
+        b or (f"parse.{parser or 'openai'}" if r is not None else None)
+        for b, r in zip(out.get("rejected_by") or [None] * n, out[DROP_REASON], strict=True)
+    ]
+    trace = {c: [_text(v) for v in out.get(c) or [None] * n] for c in TRACE_COLUMNS}
+    trace["rejected_by"] = by
+    string = datasets.Value("string")
     return datasets.Dataset.from_dict(
-        {"messages": out["messages"], DROP_REASON: out[DROP_REASON]},
+        {"messages": out["messages"], DROP_REASON: out[DROP_REASON], **trace},
         features=datasets.Features(
             {
-                "messages": [
-                    {"role": datasets.Value("string"), "content": datasets.Value("string")}
-                ],
-                DROP_REASON: datasets.Value("string"),
+                "messages": [{"role": string, "content": string}],
+                DROP_REASON: string,
+                **{c: string for c in TRACE_COLUMNS},
             }
         ),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A trace value as text (``raw`` may hold the parser's JSON of a bad row)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def to_messages(

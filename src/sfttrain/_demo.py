@@ -20,6 +20,7 @@ from typing import Any
 
 import sftdata as sd
 from sftdata import DROP_REASON
+from sftdata._rejects import REJECTED_BY, ROW_LOCATION, rejects_row
 
 DEMO_FILES = (
     ("chat_openai.jsonl", "openai"),
@@ -74,41 +75,54 @@ def prepare_demo_rows(
     parts = [parse_file(str(data_dir / name), parser) for name, parser in DEMO_FILES]
     ds = datasets.concatenate_datasets(parts)
     _stage(echo, "parse", len(ds), ds)
-    kept = _keep(ds, rejects)
+    kept = _keep(ds, rejects, "parse")
     before = [str(m) for m in kept["messages"]]
     cleaned = sd.apply(kept, sd.clean.FixText())
     changed = sum(a != str(b) for a, b in zip(before, cleaned["messages"], strict=True))
     _stage(echo, "clean", len(kept), cleaned, f"texts fixed in {changed} rows")
-    kept = _keep(cleaned, rejects)
+    kept = _keep(cleaned, rejects, "clean.FixText")
     before = [str(m) for m in kept["messages"]]
     safe = sd.apply(kept, sd.safety.PIIFilter())
     redacted = sum(a != str(b) for a, b in zip(before, safe["messages"], strict=True))
     _stage(echo, "safety", len(kept), safe, f"PII redacted in {redacted} rows")
-    kept = _keep(safe, rejects)
+    kept = _keep(safe, rejects, "safety.PIIFilter")
     exact, rejected = sd.dedup.exact_dedup(kept)
-    rejects.append(rejected)
+    rejects.append(_rejected_by(rejected, "dedup.exact"))
     _stage(echo, "dedup", len(kept), exact, f"exact copies {len(rejected)}")
     near, rejected = sd.dedup.minhash_dedup(exact, threshold=0.7)
-    rejects.append(rejected)
+    rejects.append(_rejected_by(rejected, "dedup.near"))
     _stage(echo, "near-dedup", len(exact), near, f"near copies {len(rejected)}")
-    return near.select_columns(["messages"])
+    return near.select_columns(["messages", *(c for c in TRACE if c in near.column_names)])
 
 
-def _keep(ds: Any, rejects: list[Any]) -> Any:
+TRACE = ("source", ROW_LOCATION)  # where each row came from, kept up to the encoder
+
+
+def _keep(ds: Any, rejects: list[Any], stage: str) -> Any:
     kept, rejected = sd.split_rejects(ds)
-    rejects.append(rejected)
+    rejects.append(_rejected_by(rejected, stage))
     return kept
 
 
+def _rejected_by(rejected: Any, stage: str) -> Any:
+    """``rejected`` with ``rejected_by`` filled in (``stage`` where no step named itself)."""
+    if not len(rejected):
+        return rejected
+    old = rejected[REJECTED_BY] if REJECTED_BY in rejected.column_names else [None] * len(rejected)
+    if REJECTED_BY in rejected.column_names:
+        rejected = rejected.remove_columns(REJECTED_BY)
+    return rejected.add_column(REJECTED_BY, [b or stage for b in old])
+
+
 def _save_rejects(rejects: list[Any], path: Path) -> int:
-    """Write every rejected row (JSON lines, ``drop_reason`` first); returns the count."""
+    """Write every rejected row as JSON lines in the rejects format of ``sftdata run``
+    (``drop_reason, rejected_by, source, location, raw``, then the row); returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with path.open("w", encoding="utf-8") as f:
         for ds in rejects:
             for row in ds.to_list():
-                row = {DROP_REASON: row.pop(DROP_REASON), **row}
-                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                f.write(json.dumps(rejects_row(row), ensure_ascii=False, default=str) + "\n")
                 n += 1
     return n
 
@@ -138,7 +152,7 @@ def demo(
         rows, sd.Encode(tokenizer, "llama2", max_length=MAX_LENGTH), remove_columns=["messages"]
     )
     _stage(echo, "encode", len(rows), encoded, "template llama2")
-    kept = _keep(encoded, rejects)
+    kept = _keep(encoded, rejects, "encode")
     n = _save_rejects(rejects, out / "rejects.jsonl")
     echo(f"{'rejects':<10} {n:>4} rows with their reasons in {out / 'rejects.jsonl'}")
     packed, eff = pack_rows(kept, MAX_LENGTH)

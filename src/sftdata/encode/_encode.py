@@ -39,6 +39,7 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import MESSAGES, TEXT, Batch, RowError, SftDataError
+from sftdata._sentencepiece import warn_if_unlike_sentencepiece
 from sftdata._tokenizer_copies import plain_backend, state
 from sftdata.encode._pieces import (
     SharedPieces,
@@ -297,6 +298,7 @@ class Encode(_Encoder):
         check_choice("loss_on", self.loss_on, ("assistant", "last", "all"))
         check_choice("truncation", self.truncation, ("drop", "truncate", "raise"))
         check_tokenizer(self.tokenizer)
+        warn_if_unlike_sentencepiece(self.tokenizer)  # once per tokenizer state
         for token in control_tokens(self.template):
             special_token_id(self.tokenizer, token)  # unknown control token: fail before any work
 
@@ -350,6 +352,7 @@ class EncodeText(_Encoder):
         check_max_length(self.max_length, optional=True)
         check_choice("truncation", self.truncation, ("drop", "truncate", "raise"))
         check_tokenizer(self.tokenizer)
+        warn_if_unlike_sentencepiece(self.tokenizer)  # once per tokenizer state
         for flag, token in (("add_bos", "bos_token"), ("add_eos", "eos_token")):
             if getattr(self, flag) and getattr(self.tokenizer, token, None) is None:
                 raise SftDataError(f"EncodeText: {flag}=True but the tokenizer has no {token}")

@@ -24,11 +24,14 @@ from typing import Any, ClassVar
 
 from sftdata._batch import batch_len, drop_reasons, iter_rows
 from sftdata._contract import DROP_REASON, ROLES, Batch, Message, RowError, SftDataError
+from sftdata._rejects import REJECTED_BY, ROW_LOCATION
 
 #: Column holding a rejected row's input as JSON, so nothing is lost.
 RAW = "raw"
 #: Optional columns every parser step copies through untouched when present.
 KEEP_COLUMNS: tuple[str, ...] = ("id", "source", "meta")
+#: Trace columns (where a row was read from, who rejected it) always copied through.
+TRACE_COLUMNS: tuple[str, ...] = (ROW_LOCATION, REJECTED_BY)
 _MAX_CODE = 32  # longest user value echoed inside a reason code
 
 
@@ -108,8 +111,12 @@ def pair(user: str, assistant: str) -> list[Message]:
 
 
 def raw_json(row: Mapping[str, Any]) -> str:
-    """The row as JSON (values JSON cannot hold become their ``str``)."""
-    return json.dumps(dict(row), ensure_ascii=False, default=str)
+    """The row as JSON (values JSON cannot hold become their ``str``), without the
+    bookkeeping columns (``drop_reason``, ``raw`` and the trace columns)."""
+    skip = {DROP_REASON, RAW, *TRACE_COLUMNS}
+    return json.dumps(
+        {k: v for k, v in row.items() if k not in skip}, ensure_ascii=False, default=str
+    )
 
 
 def check_keep(keep: Any, outputs: Iterable[str]) -> tuple[str, ...]:
@@ -145,7 +152,7 @@ def parse_batch(
     rejected rows with their reason.
     """
     batch_len(batch)  # equal column lengths, or a clear error
-    carried = [c for c in keep if c in batch]
+    carried = [c for c in dict.fromkeys((*keep, *TRACE_COLUMNS)) if c in batch]
     out: Batch = {c: [] for c in (*outputs, DROP_REASON, RAW, *carried)}
     prior = drop_reasons(batch)
     for row, reason in zip(iter_rows(batch), prior, strict=True):
@@ -214,7 +221,7 @@ class ParseStep:
         out = {c: feature_of(c) for c in self.OUTPUTS}
         out[DROP_REASON] = datasets.Value("string")
         out[RAW] = datasets.Value("string")
-        for c in self.keep:
+        for c in dict.fromkeys((*self.keep, *TRACE_COLUMNS)):
             if c in input_features:
                 out[c] = input_features[c]
         return datasets.Features(out)

@@ -9,6 +9,11 @@ Input rows that cannot be read become rejected rows instead of a traceback::
     b'\\xff\\xfe'                   input.bad_utf8         input         '\\ufffd\\ufffd'
     {"text": 3} (text was str)    input.bad_type:text    input         '{"text": 3}'
 
+Each row's ``location`` is ``file:line`` (JSONL, CSV, text; 1-based, a CSV's header is
+line 1) or ``file#row`` (Parquet, a ``.json`` list, a saved dataset; 0-based), with
+``file`` the path as given; ``read_input(..., locations=True)`` keeps it on the read
+rows too (column ``_location``) so a row rejected later still names its input line.
+
 A binary file (a NUL byte in its first 8 KiB) is one clear error. Every file is
 written to ``<name>.tmp-<pid>`` first and renamed into place, so a reader never sees
 a half-written shard under its final name.
@@ -29,8 +34,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON, SftDataError
+from sftdata._rejects import REJECTED_BY, ROW_LOCATION
 
-REJECTED_BY = "rejected_by"
 _SUFFIX_FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -86,10 +91,14 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+def jsonl_rows(
+    path: Path, label: str | None = None
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Rows, their locations (``label:line``; ``label`` defaults to the path) and rejects."""
     rows, where, rejects = [], [], []
+    label = str(path) if label is None else label
     for n, line in enumerate(_read_bytes(path).splitlines(), start=1):
-        loc = f"{path.name}:{n}"
+        loc = f"{label}:{n}"
         if not line.strip():
             continue
         try:
@@ -110,7 +119,9 @@ def jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[s
     return rows, where, rejects
 
 
-def _json_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+def _json_rows(
+    path: Path, label: str
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     try:
         value = json.loads(_read_bytes(path).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -119,7 +130,7 @@ def _json_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[s
         raise SftDataError(f"{path}: a .json input must hold a list of objects")
     rows, where, rejects = [], [], []
     for i, v in enumerate(value):
-        loc = f"{path.name}[{i}]"
+        loc = f"{label}#{i}"
         if isinstance(v, dict):
             rows.append(v)
             where.append(loc)
@@ -129,15 +140,16 @@ def _json_rows(path: Path) -> tuple[list[dict[str, Any]], list[str], list[dict[s
 
 
 def _text_rows(
-    path: Path, fmt: str
+    path: Path, fmt: str, label: str
 ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     rows, where, rejects = [], [], []
     data = _read_bytes(path)
     if fmt == "csv":
         try:
             reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
-            for n, row in enumerate(reader, start=2):
-                loc = f"{path.name}:{n}"
+            for row in reader:  # a record's first line (blank lines and quoted newlines count)
+                inner = sum(v.count("\n") for v in row.values() if isinstance(v, str))
+                loc = f"{label}:{reader.line_num - inner}"
                 if None in row or any(v is None for v in row.values()):
                     rejects.append(_reject("input.bad_csv", json.dumps(row, default=str), loc))
                 else:
@@ -147,7 +159,7 @@ def _text_rows(
             raise SftDataError(f"{path}: cannot read as UTF-8 CSV: {e}") from None
         return rows, where, rejects
     for n, line in enumerate(data.splitlines(), start=1):
-        loc = f"{path.name}:{n}"
+        loc = f"{label}:{n}"
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -172,10 +184,11 @@ def rows_to_table(
     """Rows -> Arrow table; a row whose field has another type than its column is rejected.
 
     The column type is the most common type among its non-null values; a row that does
-    not fit gets ``input.bad_type:<column>``.
+    not fit gets ``input.bad_type:<column>``. The table's last column, ``_location``,
+    holds each kept row's ``where``.
     """
     try:
-        return pa.Table.from_pylist(rows), []
+        return _located(pa.Table.from_pylist(rows), where), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
     columns = list(dict.fromkeys(k for r in rows for k in r))
@@ -201,14 +214,32 @@ def rows_to_table(
         for i, col in sorted(bad.items())
     ]
     try:
-        return pa.Table.from_pylist(good), rejects
+        return _located(
+            pa.Table.from_pylist(good), [w for i, w in enumerate(where) if i not in bad]
+        ), rejects
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
         raise SftDataError(f"rows have mixed types that Arrow cannot store: {e}") from None
 
 
-def read_input(path: Path, fmt: str | None, *, split: str = "train") -> tuple[pa.Table, pa.Table]:
-    """Read one input file into ``(rows, rejects)`` Arrow tables."""
+def _located(table: pa.Table, where: list[str]) -> pa.Table:
+    if ROW_LOCATION in table.column_names:
+        table = table.drop_columns([ROW_LOCATION])
+    return table.append_column(ROW_LOCATION, pa.array(where, pa.string()))
+
+
+def read_input(
+    path: Path,
+    fmt: str | None,
+    *,
+    split: str = "train",
+    locations: bool = False,
+    label: str | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """Read one input file into ``(rows, rejects)`` Arrow tables; with ``locations``, the
+    rows carry their ``_location`` (rejects always carry ``location``). Locations name
+    the file as ``label`` (default: the path as given)."""
     fmt = infer_format(path, fmt)
+    label = str(path) if label is None else label
     rejects: list[dict[str, Any]] = []
     if fmt == "parquet":
         try:
@@ -218,10 +249,16 @@ def read_input(path: Path, fmt: str | None, *, split: str = "train") -> tuple[pa
     elif fmt == "hf":
         table = _read_hf(path, split)
     else:
-        reader = {"jsonl": jsonl_rows, "json": _json_rows}.get(fmt)
-        rows, where, rejects = reader(path) if reader else _text_rows(path, fmt)
+        if fmt in ("jsonl", "json"):
+            rows, where, rejects = (jsonl_rows if fmt == "jsonl" else _json_rows)(path, label)
+        else:
+            rows, where, rejects = _text_rows(path, fmt, label)
         table, type_rejects = rows_to_table(rows, where)
         rejects += type_rejects
+    if not locations:
+        table = table.drop_columns([c for c in (ROW_LOCATION,) if c in table.column_names])
+    elif fmt in ("parquet", "hf"):
+        table = _located(table, [f"{label}#{i}" for i in range(table.num_rows)])
     return table, pa.Table.from_pylist(rejects) if rejects else pa.table({})
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sftdata._contract import DROP_REASON
-from sftdata._rejects import Counters
+from sftdata._rejects import LOCATION, REJECT_COLUMNS, ROW_LOCATION, Counters
 from sftdata.engines._local import slices
 from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, table_bytes
 from sftdata.runner._spec import OutputSpec, PipelineSpec
@@ -110,18 +111,40 @@ def write_outputs(
     per_step: list[tuple[str, Counters]],
 ) -> tuple[list[Path], list[Path]]:
     """Write output, rejects, report and token shards; return the output and rejects files."""
-    helpers = [c for c in (DROP_REASON, REJECTED_BY) if c in kept.column_names]
+    helpers = [c for c in (DROP_REASON, REJECTED_BY, ROW_LOCATION) if c in kept.column_names]
     kept = kept.drop_columns(helpers)
     extra = {"counters": total.to_dict(), "steps": [[n, c.to_dict()] for n, c in per_step]}
     out_files = write_dataset(kept, spec.output, extra)
     rej_files: list[Path] = []
     if spec.rejects is not None:
-        rej_files = write_dataset(rejects, spec.rejects, {"counters": total.to_dict()})
+        rej_files = write_dataset(
+            rejects_table(rejects), spec.rejects, {"counters": total.to_dict()}
+        )
     if spec.report is not None:
         _write_report(spec.report, kept, total, per_step)
     if spec.tokenize is not None:
         _tokenize(spec, kept)
     return out_files, rej_files
+
+
+def rejects_table(rejects: pa.Table) -> pa.Table:
+    """Rejected rows in the one rejects format (see :func:`sftdata._rejects.rejects_row`):
+    ``drop_reason, rejected_by, source, location, raw`` first (null where unknown), then
+    the rows' own columns; ``location`` is the input line a row was read from."""
+    n = rejects.num_rows
+    if ROW_LOCATION in rejects.column_names:
+        carried = rejects.column(ROW_LOCATION)
+        if LOCATION in rejects.column_names:  # an input reject's own location comes first
+            carried = pc.coalesce(rejects.column(LOCATION), carried)
+        rejects = rejects.drop_columns(
+            [c for c in (LOCATION, ROW_LOCATION) if c in rejects.column_names]
+        )
+        rejects = rejects.append_column(LOCATION, carried.cast(pa.string()))
+    for name in REJECT_COLUMNS:
+        if name not in rejects.column_names:
+            rejects = rejects.append_column(name, pa.nulls(n, pa.string()))
+    rest = [c for c in rejects.column_names if c not in REJECT_COLUMNS]
+    return rejects.select([*REJECT_COLUMNS, *rest])
 
 
 def _tokenize(spec: PipelineSpec, kept: pa.Table) -> None:

@@ -129,7 +129,8 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
         plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
     ):
         for path in inp.paths:
-            table, bad = read_input(path, inp.format, split=inp.split)
+            label = _label(path, plan.spec.file)
+            table, bad = read_input(path, inp.format, split=inp.split, locations=True, label=label)
             if inp.source is not None:
                 table = _with_column(table, "source", inp.source)
                 bad = _with_column(bad, "source", inp.source) if bad.num_rows else bad
@@ -151,6 +152,16 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
         write_table_atomic(bad_rows, folder / "rejects.parquet")
     rows_in = table.num_rows + bad_rows.num_rows
     _mark_done(folder, {"parts": parts, "rows_in": rows_in, "parsers": parsed})
+
+
+def _label(path: Path, spec_file: Path) -> str:
+    """How rejects name an input: relative to the spec's folder when it lies under it
+    (outputs then do not depend on where the project sits), else the absolute path."""
+    base = spec_file.resolve().parent
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:

@@ -9,6 +9,13 @@
     turns        -       3.1      2     6    10      14     (messages rows)
     + role balance, sources, languages, drop reasons, histograms
 
+With a tokenizer, also the share of rows over common context lengths, overall and per
+source (``context``), and token histograms per source (``by_source``)::
+
+    rows over   2k     4k    8k
+    all         12%    3%    0%
+    web         20%    5%    0%
+
 Statistics describe the kept rows (no ``drop_reason``); the drop reasons count every
 row, through :class:`~sftdata.Counters`. A preference row (``prompt`` / ``chosen`` /
 ``rejected``) is measured over its three parts, and ``preference`` compares its two
@@ -37,6 +44,7 @@ from sftdata._batch import drop_reasons
 from sftdata._contract import MESSAGES, TEXT, SftDataError
 from sftdata._rejects import Counters
 from sftdata._texts import PREFERENCE_COLUMNS, is_preference_batch
+from sftdata.stats._plots import int_histogram, plot_by_source, plot_histogram, share_over
 from sftdata.stats._preference import pair_lengths, pair_markdown
 
 PERCENTILES = (50, 90, 99)
@@ -54,7 +62,11 @@ class Report:
     roles: dict[str, int]
     sources: dict[str, int]
     languages: dict[str, int]
-    histograms: dict[str, dict[str, list[float]]] = field(repr=False)
+    histograms: dict[str, dict[str, Any]] = field(repr=False)
+    #: share of rows over 2k/4k/8k tokens: ``{"all": {"2k": 0.12, ...}, source: {...}}``
+    context: dict[str, dict[str, float]] | None = None
+    #: token histograms per source, all on the same integer bins
+    by_source: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     preference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +84,8 @@ class Report:
             "languages": self.languages,
             "histograms": self.histograms,
             "preference": self.preference,
+            "context": self.context,
+            "token_histograms_by_source": self.by_source,
         }
 
     def to_json(self) -> str:
@@ -95,6 +109,11 @@ class Report:
                 out.append(f"| {name} | " + " | ".join(_fmt(v) for v in cells) + " |")
         if self.preference is not None:
             out += pair_markdown(self.preference, _fmt)
+        if self.context:
+            out += ["", "| rows over | " + " | ".join(self.context["all"]) + " |"]
+            out.append("|---|" + "---:|" * len(self.context["all"]))
+            for group, shares in self.context.items():
+                out.append(f"| {group} | " + " | ".join(f"{v:.1%}" for v in shares.values()) + " |")
         for title, counts in (
             ("role", self.roles),
             ("source", self.sources),
@@ -116,32 +135,21 @@ class Report:
         return paths + (self.save_plots(directory) if plots else [])
 
     def save_plots(self, directory: str | Path) -> list[Path]:
-        """Write one PNG histogram per length measure into ``directory``; return the paths.
+        """Write one PNG histogram per length measure into ``directory`` (and, with a
+        tokenizer, ``tokens_by_source.png``); return the paths.
 
         Needs matplotlib (``pip install 'sftdata[plots]'``).
         """
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as e:  # pragma: no cover - depends on the install
-            raise SftDataError("save_plots needs matplotlib: pip install 'sftdata[plots]'") from e
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        rows = self.counters.kept
         paths = []
         for name, hist in self.histograms.items():
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            edges = np.asarray(hist["edges"])
-            ax.bar(edges[:-1], hist["counts"], width=np.diff(edges), align="edge")
-            ax.set_xlabel(f"{name} per row")
-            ax.set_ylabel("rows")
-            ax.set_title(f"{name} per kept row")
-            path = directory / f"{name}_hist.png"
-            fig.tight_layout()
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            paths.append(path)
+            over = self.context["all"] if name == "tokens" and self.context else None
+            paths.append(plot_histogram(directory / f"{name}_hist.png", name, hist, rows, over))
+        if self.by_source:
+            path = directory / "tokens_by_source.png"
+            paths.append(plot_by_source(path, "tokens", self.by_source, self.context or {}))
         return paths
 
 
@@ -157,11 +165,6 @@ def _summary(values: Sequence[int]) -> dict[str, float]:
     out.update({f"p{p}": float(np.percentile(a, p)) for p in PERCENTILES})
     out.update(min=int(a.min()), max=int(a.max()))
     return out
-
-
-def _histogram(values: Sequence[int], bins: int) -> dict[str, list[float]]:
-    counts, edges = np.histogram(np.asarray(values, dtype=np.int64), bins=bins)
-    return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges]}
 
 
 def _columns(ds: Any) -> dict[str, list[Any]]:
@@ -243,6 +246,7 @@ def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
     chars = [len(t) for t in texts]
     tokens = _token_counts(tokenizer, texts) if tokenizer is not None else None
     measures = {"chars": chars, "tokens": tokens, "turns": turns if column == MESSAGES else None}
+    context, by_source = _token_breakdown(tokens, cols.get("source"), kept, bins)
     return Report(
         rows_in=n,
         counters=Counters.from_reasons(list(reasons)),
@@ -252,7 +256,9 @@ def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
         roles=dict(sorted(roles.items())),
         sources=_count(cols.get("source"), kept),
         languages=_count(cols.get("language"), kept),
-        histograms={k: _histogram(v, bins) for k, v in measures.items() if v},
+        histograms={k: int_histogram(v, bins) for k, v in measures.items() if v},
+        context=context,
+        by_source=by_source,
         preference=_pairs(cols, kept, tokenizer) if pairs else None,
     )
 
@@ -266,6 +272,27 @@ def _pairs(cols: dict[str, list[Any]], kept: list[int], tokenizer: Any) -> dict[
     return pair_lengths(
         chosen, rejected, count=count if tokenizer is not None else None, summary=_summary
     )
+
+
+def _token_breakdown(
+    tokens: list[int] | None, sources: list[Any] | None, kept: list[int], bins: int
+) -> tuple[dict[str, dict[str, float]] | None, dict[str, dict[str, Any]]]:
+    """Shares over the context lengths (overall and per source) and per-source token
+    histograms on the overall integer bins."""
+    if not tokens:
+        return None, {}
+    context = {"all": share_over(tokens)}
+    if sources is None:
+        return context, {}
+    groups: dict[str, list[int]] = {}
+    for i, n in zip(kept, tokens, strict=True):
+        groups.setdefault(str(sources[i]), []).append(n)
+    lo, hi = min(tokens), max(tokens)
+    by_source = {}
+    for name in sorted(groups):
+        context[name] = share_over(groups[name])
+        by_source[name] = int_histogram(groups[name], bins, lo=lo, hi=hi)
+    return context, by_source
 
 
 def _count(column: list[Any] | None, rows: list[int]) -> dict[str, int]:

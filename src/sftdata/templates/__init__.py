@@ -18,6 +18,7 @@ sftdata._contract.SftDataError: unknown template 'nope'; known templates: ...
 
 from __future__ import annotations
 
+from sftdata.templates._doctor import Check, TokenizerReport, check_tokenizer
 from sftdata.templates._families import get, names
 from sftdata.templates._jinja import JinjaTemplate, from_tokenizer, render_jinja
 from sftdata.templates._segments import Segment, special_token_id, split_pieces, token_ids
@@ -26,11 +27,14 @@ from sftdata.templates._xtuner import XTUNER_FORMATS, from_xtuner
 
 __all__ = [
     "XTUNER_FORMATS",
+    "Check",
     "JinjaTemplate",
     "Segment",
     "StripMode",
     "SystemPlacement",
     "Template",
+    "TokenizerReport",
+    "check_tokenizer",
     "from_tokenizer",
     "from_xtuner",
     "get",

@@ -5,11 +5,14 @@ An xtuner prompt template has ``SYSTEM`` (with ``{system}``), ``INSTRUCTION`` (w
 ``STOP_WORDS``. xtuner encodes a conversation turn by turn::
 
     [BOS] SYSTEM+INSTRUCTION | [answer + SUFFIX] | [EOS if not SUFFIX_AS_EOS] | SEP | [BOS] ...
-          (one piece)          (one piece, trained)   (trained)                 (piece, between turns)
+          (one piece)          (one piece, trained)   (trained)              (piece, untrained)
 
-:func:`from_xtuner` builds the equivalent :class:`Template`; the built-ins are
-registered as ``xtuner_<name>``. One difference: xtuner leaves ``SUFFIX`` off an empty
-answer; sftdata always closes an answer (an empty answer is rejected upstream anyway).
+``SEP`` follows *every* turn, the last one included (xtuner's ``template_map_fn`` sets
+it on each turn and ``encode_fn`` appends it after each EOS), and ``BOS`` opens every
+turn unless ``SUFFIX_AS_EOS``. :func:`from_xtuner` builds the equivalent
+:class:`Template` (``after_last=True``: the trailing SEP is kept, untrained, so ids and
+labels equal xtuner's; ``dataclasses.replace(t, after_last=False)`` drops it); the
+built-ins are registered as ``xtuner_<name>``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def from_xtuner(
     ...                 instruction="<|User|>:{input}\\n<|Bot|>:", sep="\\n")
     >>> t.render([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
     ...           {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
-    '<s><|User|>:hi\\n<|Bot|>:yo</s>\\n<s><|User|>:q\\n<|Bot|>:a</s>'
+    '<s><|User|>:hi\\n<|Bot|>:yo</s>\\n<s><|User|>:q\\n<|Bot|>:a</s>\\n'
     """
     sys_pre, sys_suf = _split("SYSTEM", system, "{system}")
     user_pre, user_suf = _split("INSTRUCTION", instruction, "{input}")
@@ -66,7 +69,7 @@ def from_xtuner(
         user_suffix=user_suf,
         assistant_suffix=suffix if suffix_as_eos else suffix + eos,
         assistant_after=sep,
-        after_last=False,
+        after_last=True,  # xtuner appends SEP after the last turn too
         system_placement="prepend",
         skip_empty_system=True,
         bos_per_user_turn=not suffix_as_eos,
