@@ -80,7 +80,11 @@ def run_suite(
     suite = suite if isinstance(suite, Suite) else Suite.load(suite)
     records: list[dict[str, Any]] = []
     for path in models:
-        model, tokenizer, template = _load(path, suite.chat_template)
+        model, tokenizer, template = _load(path, suite.chat_template and not suite.template)
+        if template is None and suite.template:
+            import sftdata as sd
+
+            template = sd.templates.get(suite.template)
         texts = train_texts(path, suite.train_data)
         records += evaluate_model(str(path), model, tokenizer, template, suite, train_texts=texts)
     if out_dir is not None:

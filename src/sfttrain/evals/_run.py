@@ -81,7 +81,7 @@ class _Run:
         )
         lls = _choice.loglikelihoods(
             self.model, reqs, batch_size=self.suite.batch_size,
-            max_length=self.suite.max_length, progress=True,
+            max_length=self.suite.max_length, progress=self.suite.progress,
         )  # fmt: skip
         self.choice_seconds += time.perf_counter() - began
         self.choice_items += len(items)
@@ -94,7 +94,7 @@ class _Run:
         out = _gen.generate_texts(
             self.model, self.tok, prompts, template=self.template, bos=self.suite.bos,
             batch_size=self.suite.batch_size, seed=self.suite.seed, timing=self.timing,
-            progress=True, **options,
+            progress=self.suite.progress, **options,
         )  # fmt: skip
         self.replies += [r for rs in out for r in rs]
         return out

@@ -6,6 +6,7 @@
     batch_size: 8
     max_new_tokens: 24
     chat_template: false     # true: each prompt is a user turn of the model's template
+    template: llama2         # with chat_template: for models that record no template
     bos: true                # plain prompts start with BOS (lm-eval: add_bos_token=True)
     bootstrap: 1000          # resamples for the 95% intervals
     train_data: []           # files the models were trained on (default: the run's config)
@@ -39,7 +40,7 @@ BUILTIN = Path(__file__).parent / "data"
 _TOP = {
     "seed": int, "batch_size": int, "max_new_tokens": int, "chat_template": bool, "bos": bool,
     "bootstrap": int, "train_data": list, "contamination_ngram": int, "tasks": list,
-    "max_length": int,
+    "max_length": int, "template": str, "progress": bool,
 }  # fmt: skip
 _TASK = {
     "name": str, "format": str, "file": str, "shots": int, "robustness": list, "limit": int,
@@ -92,6 +93,8 @@ class Suite:
     bootstrap: int = 1000
     train_data: tuple[Path, ...] = ()
     contamination_ngram: int = 8
+    template: str | None = None
+    progress: bool = True
 
     @classmethod
     def load(cls, path: str | Path) -> Suite:
