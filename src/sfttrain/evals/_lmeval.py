@@ -148,6 +148,21 @@ def _normalised_config(name: str, items: list[Item], data: Path, spec: str) -> d
     return config
 
 
+def _local_tasks(folder: str | Path) -> set[str]:
+    """The ``task:`` names of the YAML files in ``folder``."""
+    import yaml
+
+    names = set()
+    for p in Path(folder).glob("*.yaml"):
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("task"), str):
+            names.add(data["task"])
+    return names
+
+
 def run_lm_eval(
     model: Any,
     tasks: Sequence[str],
@@ -158,11 +173,12 @@ def run_lm_eval(
     bos: bool = False,
     limit: int | None = None,
     num_fewshot: int | None = None,
-    local_only: bool = False,
+    local_only: bool | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run lm-eval on a model folder (``model`` a path) or an in-memory model + tokenizer.
 
-    ``local_only``: index only ``include_path`` (not lm-eval's own tasks; much faster).
+    ``local_only``: index only ``include_path``, not lm-eval's own tasks (much faster);
+    by default, when every task is named by a YAML there.
     Returns lm-eval's ``results`` block: ``{task: {"acc,none": ..., ...}}``.
     """
     try:
@@ -170,7 +186,9 @@ def run_lm_eval(
         from lm_eval.tasks import TaskManager
     except ImportError:
         raise TaskFileError("lm-eval is not installed: pip install 'sftdata[eval]'") from None
-    # lm-eval's own task folder takes a minute to index; local tasks alone take none
+    # lm-eval's own task folder takes a minute to index: skip it when every task is local
+    if local_only is None:
+        local_only = include_path is not None and set(tasks) <= _local_tasks(include_path)
     manager = (
         TaskManager(include_path=str(include_path), include_defaults=not local_only)
         if include_path

@@ -79,3 +79,18 @@ def test_acc_and_acc_norm_equal_lm_evals(
         for sample in out["samples"][f"sft_{fmt}"]:
             their_lls = [float(r[0][0]) for r in sample["resps"]]
             assert lls[sample["doc_id"]] == pytest.approx(their_lls, abs=1e-4)
+
+
+def test_cli_runs_lm_eval_on_a_model_folder(
+    tiny_model_dir: Path, task_dir: Path, capsys: Any
+) -> None:
+    """Property: `sfttrain eval DIR --lm-eval TASK --include-path DIR` prints lm-eval's results."""
+    import json
+
+    from sfttrain.cli import main
+
+    argv = ["eval", str(tiny_model_dir), "--lm-eval", "sft_copa", "--include-path", str(task_dir)]
+    assert main([*argv, "--bos", "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    results = json.loads(out[out.index("{") :])
+    assert results["sft_copa"]["acc,none"] in (0.0, 0.5, 1.0)
