@@ -153,5 +153,18 @@ def run_code(
 
 
 def check_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The HumanEval program: the prompt, the model's completion, the tests, the check call."""
-    return f"{prompt}{completion}\n\n{test}\n\ncheck({entry_point})\n"
+    """The HumanEval program: the prompt, the model's completion, the tests, the check call.
+
+    A completion that defines ``entry_point`` itself (a chat reply with the whole
+    function, in a code fence or not) replaces the prompt instead of continuing it.
+
+    >>> program = check_program("def f(): ", "return 1", "def check(c): assert c() == 1", "f")
+    >>> program.splitlines()
+    ['def f(): return 1', '', 'def check(c): assert c() == 1', '', 'check(f)']
+    """
+    body = f"{prompt}{completion}"
+    if f"def {entry_point}(" in completion:
+        fenced = completion.split("```")
+        body = next((b for b in fenced if f"def {entry_point}(" in b), completion)
+        body = body.removeprefix("python").lstrip("\n")
+    return f"{body}\n\n{test}\n\ncheck({entry_point})\n"

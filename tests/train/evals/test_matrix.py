@@ -122,3 +122,11 @@ def test_two_models_matrix_and_compare(
     assert lines[0].split()[:5] == ["task", "metric", "a", "b", "delta"]
     mmlu = next(line for line in lines if line.split()[:2] == ["mmlu", "acc"])
     assert "+0  [+0, +0]" in mmlu
+
+
+def test_shipped_example_suite_is_valid() -> None:
+    """Property: examples/evals/suite.yaml loads: every file exists, every key is known."""
+    path = Path(__file__).parents[3] / "examples" / "evals" / "suite.yaml"
+    suite = Suite.load(path)
+    assert {t.format for t in suite.tasks} >= {"mmlu", "gsm8k", "needle", "humaneval", "alignment"}
+    assert all(t.items(suite.seed) for t in suite.tasks)

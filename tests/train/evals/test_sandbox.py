@@ -70,3 +70,11 @@ def test_humaneval_reference_solutions_pass_and_wrong_ones_fail() -> None:
         )
         assert evals.run_code(good).passed
         assert evals.run_code(bad).status == "failed"
+
+
+def test_a_chat_reply_with_the_whole_function_replaces_the_prompt() -> None:
+    """Property: a reply that defines the entry point (fenced or not) is run as the program."""
+    item = evals.load_task(FIX / "humaneval.jsonl", "humaneval")[0]
+    test, entry = item.meta["test"], item.meta["entry_point"]
+    reply = "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```\nDone."
+    assert evals.run_code(evals.check_program(item.question, reply, test, entry)).passed
