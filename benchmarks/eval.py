@@ -1,6 +1,7 @@
 """Multiple-choice scoring speed: ``sfttrain.evals`` against lm-evaluation-harness.
 
     python benchmarks/eval.py [--items 200] [--batch 8] [--hidden 64] [--layers 2] [--suite]
+                              [--sets letters,texts]
 
 Same model (a randomly initialised Llama built from a config, the real 32k LLaMA
 sentencepiece vocabulary), same items, same batch size, same process, CPU:
@@ -151,6 +152,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--suite", action="store_true")
+    ap.add_argument("--sets", default="letters,texts", help="which of letters,texts to time")
     args = ap.parse_args()
     import torch
     from transformers import AutoModelForCausalLM
@@ -173,6 +175,8 @@ def main() -> None:
         f"{'set':<8} {'ours it/s':>10} {'lm-eval it/s':>13} {'ratio':>6}   {'ours e2e':>9} {'lm-eval e2e':>12} {'ratio':>6}"
     )
     for name, fmt in (("letters", "mmlu"), ("texts", "mc")):
+        if name not in args.sets.split(","):
+            continue
         items = evals.load_task(files[fmt], fmt)
         _ours(model, tok, items[:8], args.batch)  # warm up both
         _lm_eval(model, tok, items[:8], args.batch)

@@ -18,8 +18,9 @@ continue from the shared part for every choice::
     B1 sees    c0 c1 c2 c3           B1
 
 (The last token of a choice is scored but never fed in.) Four one-token choices
-(MMLU's `` A`` .. `` D``) cost one forward pass over the context instead of four, and
-only the rows that score a token go through the output layer.
+(MMLU's `` A`` .. `` D``) cost one forward pass over the context instead of four (a
+plain causal pass: nothing is packed after the context), and only the rows that
+score a token go through the output layer.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class Request:
     pairs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
 
 
+def _split(ctx: str, continuation: str) -> tuple[str, str]:
+    """Trailing spaces of the context move to the continuation (lm-eval's rule)."""
+    n = len(ctx) - len(ctx.rstrip())
+    return (ctx[:-n], ctx[-n:] + continuation) if n else (ctx, continuation)
+
+
 def encode_pair(
     tokenizer: Any, ctx: str, continuation: str, *, bos: bool
 ) -> tuple[list[int], list[int]]:
@@ -47,9 +54,7 @@ def encode_pair(
     ``bos=True`` puts the tokenizer's BOS id first (what lm-eval does with
     ``add_bos_token=True``); ``bos=False`` adds no special token (lm-eval's default).
     """
-    n = len(ctx) - len(ctx.rstrip())
-    if n:
-        ctx, continuation = ctx[:-n], ctx[-n:] + continuation
+    ctx, continuation = _split(ctx, continuation)
     first = [tokenizer.bos_token_id] if bos and tokenizer.bos_token_id is not None else []
     whole = tokenizer(ctx + continuation, add_special_tokens=False).input_ids
     head = tokenizer(ctx, add_special_tokens=False).input_ids
@@ -64,25 +69,39 @@ def requests(
     shots: Sequence[Sequence[Item]] | None = None,
     template: Any = None,
 ) -> list[Request]:
-    """The token ids to score for each choice item (plain text, or with a chat template)."""
-    out = []
-    for k, item in enumerate(items):
+    """The token ids to score for each choice item (plain text, or with a chat template).
+
+    Plain text gives exactly :func:`encode_pair`'s ids, but each context is tokenized
+    once per item (not once per choice), in two batched tokenizer calls overall.
+    """
+    for item in items:
         if item.kind != "choice":
             raise ValueError(f"item {item.id!r} of {item.task!r} is {item.kind!r}, not 'choice'")
-        text = context(item, shots[k] if shots else ())
-        if template is None:
-            pairs = [
-                encode_pair(tokenizer, text, item.delimiter + c, bos=bos) for c in item.choices
-            ]
-        else:
-            pairs = [_chat_pair(tokenizer, template, text, c) for c in item.choices]
-        out.append(Request(tuple((tuple(a), tuple(b)) for a, b in pairs)))
+    texts = [context(item, shots[k] if shots else ()) for k, item in enumerate(items)]
+    if template is not None:
+        return [
+            Request(tuple(_chat_pair(tokenizer, template, t, c) for c in it.choices))
+            for it, t in zip(items, texts, strict=True)
+        ]
+    heads = [_split(t, "")[0] for t in texts]
+    wholes = [
+        "".join(_split(t, it.delimiter + c))
+        for it, t in zip(items, texts, strict=True)
+        for c in it.choices
+    ]
+    head_ids = tokenizer(heads, add_special_tokens=False).input_ids
+    whole_ids = iter(tokenizer(wholes, add_special_tokens=False).input_ids)
+    first = (tokenizer.bos_token_id,) if bos and tokenizer.bos_token_id is not None else ()
+    out = []
+    for it, head in zip(items, head_ids, strict=True):
+        ctx = (*first, *head)
+        out.append(Request(tuple((ctx, tuple(next(whole_ids)[len(head) :])) for _ in it.choices)))
     return out
 
 
 def _chat_pair(
     tokenizer: Any, template: Any, prompt: str, choice: str
-) -> tuple[list[int], list[int]]:
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The prompt as a user turn, the choice as the assistant reply (its trained tokens scored)."""
     import sftdata as sd
 
@@ -90,7 +109,7 @@ def _chat_pair(
     row = sd.encode(msgs, tokenizer, template, max_length=1 << 20, loss_on="last")
     ids, labels = row["input_ids"].tolist(), row["labels"].tolist()
     first = next(i for i, x in enumerate(labels) if x != -100)
-    return ids[:first], ids[first:]
+    return tuple(ids[:first]), tuple(ids[first:])
 
 
 @dataclass(frozen=True)
@@ -155,9 +174,17 @@ def loglikelihoods(
         b_idx = np.concatenate([[b] * len(p.scored) for b, p in enumerate(rows)]).astype(int)
         r_idx = np.array([s[0] for p in rows for s in p.scored])
         toks = torch.tensor([s[1] for p in rows for s in p.scored], device=device)
+        if all(b == -1 for p in rows for b in p.block):
+            # only one-token choices: a plain causal pass (right padding is never attended)
+            pos, mask = None, None
         with torch.inference_mode():
             logits = _logits_at(
-                model, ids.to(device), pos.to(device), mask.to(device), b_idx, r_idx
+                model,
+                ids.to(device),
+                None if pos is None else pos.to(device),
+                None if mask is None else mask.to(device),
+                b_idx,
+                r_idx,
             )
             picked = torch.log_softmax(logits.float(), -1).gather(-1, toks[:, None])[:, 0]
         values = iter(picked.tolist())
@@ -174,7 +201,7 @@ def _mask_dtype(model: Any) -> str:
     return "float" if impl == "eager" else "bool"
 
 
-def _batch(rows: Sequence[_Packed], dtype: str) -> tuple[Any, Any, Any]:
+def _batch(rows: Sequence[_Packed], dtype: str) -> tuple[Any, Any | None, Any | None]:
     """Right-padded ids, positions and the 4D ``(batch, 1, width, width)`` choice mask."""
     import numpy as np
     import torch

@@ -45,12 +45,9 @@ def _one_by_one(model: Any, reqs: list[Any]) -> list[list[float]]:
     return out
 
 
-@pytest.mark.parametrize("bos", [True, False])
-def test_packed_choices_equal_one_forward_per_choice(
-    model: Any, tiny_tokenizer: Any, bos: bool
-) -> None:
+def test_packed_choices_equal_one_forward_per_choice(model: Any, tiny_tokenizer: Any) -> None:
     """Property: one packed pass per item gives each choice's log-likelihood (1e-4), any batch size."""
-    items = _items()
+    items, bos = _items(), True  # bos=False: test_lmeval.py covers it
     reqs = evals.requests(items, tiny_tokenizer, bos=bos)
     assert all(len(set(ctx for ctx, _ in r.pairs)) == 1 for r in reqs)  # one shared context
     assert (reqs[0].pairs[0][0][0] == tiny_tokenizer.bos_token_id) is bos
@@ -92,3 +89,15 @@ def test_choice_scores_follow_lm_evals_rules() -> None:
     assert sc["acc_norm"] == [1.0, 1.0]  # per character: -1.1 < -2.0/2; -1.0 < -1.0/2
     assert sc["acc_bytes"] == [0.0, 0.0]  # "é" is 2 bytes: -1.1/2 > -2.0/2; a tie again
     assert sc["prob_gold"][1] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_batched_requests_equal_lm_evals_pair_encoding(tiny_tokenizer: Any, bos: bool) -> None:
+    """Property: requests() (context tokenized once per item) gives encode_pair's ids per choice."""
+    items = [*_items(), *evals.load_task(FIX / "boolq.jsonl", "boolq")]
+    for item, req in zip(items, evals.requests(items, tiny_tokenizer, bos=bos), strict=True):
+        expected = [
+            evals.encode_pair(tiny_tokenizer, evals.context(item), item.delimiter + c, bos=bos)
+            for c in item.choices
+        ]
+        assert [(list(a), list(b)) for a, b in req.pairs] == expected
