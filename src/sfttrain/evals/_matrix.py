@@ -71,9 +71,16 @@ def _run_train_files(folder: Path) -> list[Path]:
 
 
 def run_suite(
-    models: Sequence[str | Path], suite: Any, out_dir: str | Path | None = None
+    models: Sequence[str | Path],
+    suite: Any,
+    out_dir: str | Path | None = None,
+    *,
+    classifier: Any = None,
 ) -> list[dict[str, Any]]:
-    """Evaluate each model folder on ``suite`` (a :class:`Suite` or a YAML path); write the matrix."""
+    """Evaluate each model folder on ``suite`` (a :class:`Suite` or a YAML path); write the matrix.
+
+    ``classifier``: a safety classifier hook for the replies (``sd.safety.score_texts``).
+    """
     from sfttrain.evals._run import evaluate_model
     from sfttrain.evals._suite import Suite
 
@@ -86,7 +93,9 @@ def run_suite(
 
             template = sd.templates.get(suite.template)
         texts = train_texts(path, suite.train_data)
-        records += evaluate_model(str(path), model, tokenizer, template, suite, train_texts=texts)
+        records += evaluate_model(
+            str(path), model, tokenizer, template, suite, train_texts=texts, classifier=classifier
+        )
     if out_dir is not None:
         write_matrix(records, out_dir)
     return records

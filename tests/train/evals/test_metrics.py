@@ -114,7 +114,7 @@ def test_choice_order_on_text_choices_moves_the_gold() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["_items", "_formats", "_choice", "_metrics", "_perturb", "_sandbox", "__init__"],
+    ["_items", "_formats", "_choice", "_metrics", "_perturb", "_sandbox", "_run", "__init__"],
 )
 def test_docstring_examples(name: str) -> None:
     """Property: every example in the module's docstrings gives the output it shows."""
