@@ -7,6 +7,7 @@
       -> template (llama2) + encode -> pack
       -> LoRA-train a tiny Llama built from a config (real 32k sentencepiece vocabulary)
       -> eval (held-out loss before/after, multiple choice, generation) -> export -> generate
+      -> evaluation matrix: base vs fine-tuned (accuracy, robustness, calibration, safety, ...)
 
 Every stage prints how many rows it kept and why it dropped the others.
 """
@@ -165,7 +166,12 @@ def demo(
     echo(
         f"{'train':<10} loss {result.losses[0]:.3f} -> {result.final_loss:.3f} in {result.steps} steps"
     )
-    return _after_training(result, out, data, held, before, tokenizer, echo)
+    report = _after_training(result, out, data, held, before, tokenizer, echo)
+    # --- evaluation matrix: base vs fine-tuned (sfttrain.evals) ---
+    from sfttrain.evals._demo_suite import demo_matrix
+
+    report["matrix"] = demo_matrix(base, Path(report["export"]), data, out / "matrix", echo)
+    return report
 
 
 def _heldout(data: Path) -> list[Any]:

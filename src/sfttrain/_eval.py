@@ -17,14 +17,15 @@ generation         ``question`` (or ``messages``),         exact match and conta
 Prompts are rendered with the training template, so the model is asked in the format
 it was trained on.
 
-For lm-evaluation-harness tasks, evaluate the export (``sfttrain export``): it is a
+For benchmark formats (MMLU, SuperGLUE, BIG-bench, GSM8K, HumanEval, ...), lm-eval on
+local task files, suites and the evaluation matrix, see :mod:`sfttrain.evals`. To run
+lm-evaluation-harness's own tasks, evaluate the export (``sfttrain export``): it is a
 plain HF folder whose tokenizer carries the training template as ``chat_template``::
 
-    lm_eval --model hf --model_args pretrained=runs/demo/export,dtype=float32 \
-            --tasks arc_easy --apply_chat_template --batch_size 8
+    sfttrain eval runs/demo/export --lm-eval arc_easy      # pip install -e ".[eval]"
 
-lm_eval is not a dependency of sfttrain; offline it needs its task datasets already in
-the local ``datasets`` cache (``HF_DATASETS_OFFLINE=1``).
+offline, lm-eval needs its task datasets already in the local ``datasets`` cache
+(``HF_DATASETS_OFFLINE=1``).
 """
 
 from __future__ import annotations

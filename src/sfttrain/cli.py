@@ -4,6 +4,10 @@
 
     sfttrain train examples/lora.yaml                 # distributed: torchrun ... -m sfttrain.cli train x.yaml
     sfttrain eval runs/lora/final --heldout held.jsonl --choices mc.jsonl --generation qa.jsonl
+    sfttrain eval runs/base runs/lora/export --suite examples/evals/suite.yaml --out runs/matrix
+    sfttrain eval --compare runs/a/matrix.json runs/b/matrix.json
+    sfttrain eval --write-lm-eval-tasks tasks/ --tasks mmlu.jsonl boolq=yes_no.jsonl
+    sfttrain eval runs/lora/export --lm-eval sft_mmlu --include-path tasks/
     sfttrain export runs/lora/final runs/lora/export  # --no-merge keeps the adapter separate
     sfttrain generate runs/lora/export --prompt "Name a primary colour."
     sfttrain demo --out runs/demo                     # the whole path on examples/data
@@ -26,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train from a YAML config")
     t.add_argument("config")
     e = sub.add_parser("eval", help="held-out loss, multiple choice, generation metrics")
-    e.add_argument("model", help="a saved model, export or adapter folder")
+    e.add_argument("model", nargs="*", help="saved model, export or adapter folders")
     e.add_argument("--heldout", help="chat rows JSONL (messages, or raw rows with --parser)")
     e.add_argument("--parser", help="sftdata.parse format of --heldout rows")
     e.add_argument("--choices", help="JSONL rows: question, choices, answer")
@@ -34,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-length", type=int, default=1024)
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--max-new-tokens", type=int, default=32)
+    # --- evaluation suites, lm-eval, the matrix (sfttrain.evals) ---
+    e.add_argument("--suite", help="suite YAML: evaluate every MODEL, write the matrix to --out")
+    e.add_argument("--out", help="folder for matrix.json, matrix.md, heatmap.png")
+    e.add_argument("--lm-eval", dest="lm_eval", help="comma-separated lm-eval task names")
+    e.add_argument("--include-path", help="folder of extra lm-eval task YAMLs")
+    e.add_argument("--bos", action="store_true", help="lm-eval: add_bos_token=True")
+    e.add_argument("--limit", type=int, help="lm-eval: at most this many items per task")
+    e.add_argument("--write-lm-eval-tasks", metavar="DIR", help="write lm-eval task YAMLs")
+    e.add_argument("--tasks", nargs="+", default=[], help="task files: FILE or FORMAT=FILE")
+    e.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two matrix.json files")
     x = sub.add_parser("export", help="merge LoRA, save safetensors + tokenizer with chat_template")
     x.add_argument("source", help="a run's final/ folder")
     x.add_argument("out")
@@ -67,11 +81,15 @@ def _run(args: argparse.Namespace) -> int:
         from sfttrain.config import TrainConfig
 
         train(TrainConfig.from_yaml(args.config))
+    elif args.command == "eval" and _evals(args):
+        pass
     elif args.command == "eval":
         from sfttrain._eval import evaluate
 
+        if len(args.model) != 1:
+            raise SftDataError("eval: give one model folder (or --suite for several)")
         results = evaluate(
-            args.model,
+            args.model[0],
             heldout=args.heldout,
             choices=args.choices,
             generation=args.generation,
@@ -102,6 +120,36 @@ def _run(args: argparse.Namespace) -> int:
 
         demo(out_dir=args.out, data_dir=args.data, steps=args.steps)
     return 0
+
+
+def _evals(args: argparse.Namespace) -> bool:
+    """``sfttrain eval`` with --suite / --lm-eval / --write-lm-eval-tasks / --compare."""
+    from sfttrain import evals
+
+    if args.compare:
+        print(evals.format_compare(evals.compare(*args.compare)))
+    elif args.write_lm_eval_tasks:
+        if not args.tasks:
+            raise SftDataError("eval --write-lm-eval-tasks: give the task files with --tasks")
+        names = evals.write_lm_eval_tasks(args.write_lm_eval_tasks, args.tasks)
+        print("\n".join(names))
+    elif args.lm_eval:
+        if len(args.model) != 1:
+            raise SftDataError("eval --lm-eval: give one model folder")
+        tasks = [t for t in args.lm_eval.split(",") if t]
+        results = evals.run_lm_eval(
+            args.model[0], tasks, include_path=args.include_path, batch_size=args.batch_size,
+            bos=args.bos, limit=args.limit,
+        )  # fmt: skip
+        print(json.dumps(results, indent=2, default=str))
+    elif args.suite:
+        if not args.model or not args.out:
+            raise SftDataError("eval --suite: give one or more model folders and --out DIR")
+        evals.run_suite(args.model, args.suite, args.out)
+        print(f"{args.out}/matrix.json, matrix.md, heatmap.png")
+    else:
+        return False
+    return True
 
 
 if __name__ == "__main__":

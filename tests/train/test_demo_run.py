@@ -31,3 +31,8 @@ def test_demo_runs_end_to_end_and_accounts_for_every_row(tmp_path: Path) -> None
     assert (export / "model.safetensors").exists()
     assert "[INST]" in (export / "chat_template.jinja").read_text()  # the llama2 training format
     assert len(out["replies"]) == 3
+    # the evaluation matrix: base and fine-tuned model, every HELM dimension present
+    matrix = json.loads((tmp_path / "matrix" / "matrix.json").read_text())
+    assert {r["model"] for r in matrix} == {str(tmp_path / "base"), str(export)}
+    assert {r["dimension"] for r in matrix} >= {"accuracy", "robustness", "safety", "efficiency"}
+    assert any(line.startswith("matrix") for line in lines)
