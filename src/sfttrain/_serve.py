@@ -197,6 +197,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         state["engine"] = await asyncio.to_thread(_Engine, folder, limits, options, name)
+        app.state.engine = state["engine"]  # for inspection (batch sizes, requests in flight)
         yield
         await asyncio.to_thread(state["engine"].batcher.close)
 
