@@ -38,13 +38,13 @@ class Result:
 
 @dataclasses.dataclass(eq=False)
 class Job:
-    """One completion to decode; ``on_text(delta)`` and ``on_done(result | error)`` are
-    called from the worker thread."""
+    """One completion to decode; ``on_text(delta)`` (streaming; ``None`` when only the
+    end matters) and ``on_done(result | error)`` are called from the worker thread."""
 
     prompt: Sequence[int]
     max_new_tokens: int
     stops: tuple[str, ...]
-    on_text: Callable[[str], None]
+    on_text: Callable[[str], None] | None
     on_done: Callable[[Result | BaseException], None]
     do_sample: bool = False
     temperature: float = 1.0
@@ -170,6 +170,14 @@ class Batcher:
             self._finish(job, "stop")
             return
         job.tokens.append(token)
+        if job.on_text is None:  # not streamed: look for a stop string in the tail only
+            reach = max((len(s) for s in job.stops), default=0) + 2  # tokens >= 1 char
+            tail = self.tokenizer.decode(job.tokens[-reach:], skip_special_tokens=False)
+            if any(s and s in tail for s in job.stops):
+                self._finish(job, "stop")
+            elif len(job.tokens) >= job.max_new_tokens:
+                self._finish(job, "length")
+            return
         text = self.tokenizer.decode(job.tokens, skip_special_tokens=False)
         cut = min((k for s in job.stops if s and (k := text.find(s)) != -1), default=-1)
         if cut != -1:
@@ -183,7 +191,7 @@ class Batcher:
         self._send(job, _settled(text, job.stops))
 
     def _send(self, job: Job, text: str) -> None:
-        if len(text) > job.sent:
+        if job.on_text is not None and len(text) > job.sent:
             job.on_text(text[job.sent :])
             job.sent = len(text)
 

@@ -57,6 +57,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     s.add_argument("--max-prompt-tokens", type=int, default=2048)
     s.add_argument("--max-tokens", type=int, default=512, help="largest max_tokens accepted")
     s.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    s.add_argument("--max-batch", type=int, default=16, help="requests decoded together")
     add_decode_args(s)
 
 
@@ -90,6 +91,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_prompt_tokens=args.max_prompt_tokens,
         max_tokens=args.max_tokens,
         request_timeout_s=args.timeout,
+        max_batch=args.max_batch,
     )
     serve(
         args.model,

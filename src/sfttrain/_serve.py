@@ -62,7 +62,7 @@ class _Engine:
         self.batcher = Batcher(
             self.model,
             self.tokenizer,
-            max_batch=1 if options.speculative else 16,
+            max_batch=1 if options.speculative else limits.max_batch,
             extra=options.generate_kwargs(draft),
         )
         self.stops = (*(getattr(self.template, "stop_words", ()) or ()), self.tokenizer.eos_token)
@@ -134,7 +134,7 @@ class _Engine:
                     prompt=prompt,
                     max_new_tokens=new,
                     stops=(*self.stops, *req.stop_list()),
-                    on_text=push,
+                    on_text=push if req.stream else None,
                     on_done=push,
                     do_sample=req.temperature > 0,
                     temperature=req.temperature or 1.0,
@@ -145,23 +145,22 @@ class _Engine:
         return out
 
     async def results(self, queues: list[asyncio.Queue[Any]]) -> list[Result]:
-        done = []
-        for q in queues:
-            done.append(await _final(q, self))
-        return done
+        """Every job's Result; the first failure (after all have ended) as an ApiError."""
+        done = [await _final(q, self) for q in queues]
+        for item in done:
+            if isinstance(item, TimeoutError):
+                raise ApiError(504, str(item))
+            if isinstance(item, BaseException):
+                raise ApiError(500, f"generation failed: {type(item).__name__}: {item}")
+        return [r for r in done if isinstance(r, Result)]
 
 
-async def _final(q: asyncio.Queue[Any], engine: _Engine) -> Result:
+async def _final(q: asyncio.Queue[Any], engine: _Engine) -> Result | BaseException:
     while True:
         item = await q.get()
-        if isinstance(item, str):
-            continue
-        engine.inflight -= 1
-        if isinstance(item, TimeoutError):
-            raise ApiError(504, str(item))
-        if isinstance(item, BaseException):
-            raise ApiError(500, f"generation failed: {type(item).__name__}: {item}")
-        return item
+        if not isinstance(item, str):
+            engine.inflight -= 1
+            return item  # type: ignore[no-any-return]
 
 
 def _usage(prompt: list[int], results: list[Result]) -> dict[str, int]:

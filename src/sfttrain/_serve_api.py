@@ -16,7 +16,8 @@ __all__ = ["ChatRequest", "CompletionRequest", "Limits", "message_text"]
 
 @dataclass(frozen=True)
 class Limits:
-    """Server limits: requests in flight, prompt tokens, new tokens, seconds, choices.
+    """Server limits: requests in flight, prompt tokens, new tokens, seconds, choices,
+    requests per decoded batch.
 
     >>> Limits(max_tokens=0)
     Traceback (most recent call last):
@@ -29,6 +30,7 @@ class Limits:
     max_tokens: int = 512
     request_timeout_s: float = 120.0
     max_n: int = 8
+    max_batch: int = 16  # requests decoded together (1: one at a time)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -48,7 +50,6 @@ class _Sampling(BaseModel):
     n: int = Field(1, ge=1)
     stream: bool = False
     stop: str | list[str] | None = None
-    seed: int | None = None
 
     @field_validator("stop")
     @classmethod

@@ -1,4 +1,4 @@
-"""``sfttrain train | eval | export | generate | demo``.
+"""``sfttrain train | eval | export | generate | serve | demo``.
 
 ::
 
