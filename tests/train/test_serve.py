@@ -33,14 +33,12 @@ def export_dir(tiny_model_dir: Path, tmp_path_factory: Any) -> Path:
     return exported(tiny_model_dir, tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
-def server(export_dir: Path) -> Any:
-    """The app under uvicorn in a thread; yields (base_url, app)."""
+def _start(export_dir: Path, limits: Any) -> Any:
+    """The app under uvicorn in a thread: (server, thread, base_url, app)."""
     import uvicorn
 
-    from sfttrain import Limits, create_app
+    from sfttrain import create_app
 
-    limits = Limits(max_concurrency=32, max_prompt_tokens=64, max_tokens=48, max_n=4)
     app = create_app(export_dir, limits=limits, model_name="tiny")
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
@@ -50,7 +48,17 @@ def server(export_dir: Path) -> Any:
     while not srv.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started
-    yield f"http://{HOST}:{port}", app
+    return srv, thread, f"http://{HOST}:{port}", app
+
+
+@pytest.fixture(scope="module")
+def server(export_dir: Path) -> Any:
+    """The app with small limits; yields (base_url, app)."""
+    from sfttrain import Limits
+
+    limits = Limits(max_concurrency=32, max_prompt_tokens=64, max_tokens=48, max_n=4)
+    srv, thread, url, app = _start(export_dir, limits)
+    yield url, app
     srv.should_exit = True
     thread.join(30)
 
@@ -162,6 +170,31 @@ def test_load_64_requests_8_at_a_time_batch_and_match_generate(
 def _batches(app: Any) -> list[int]:
     """Batch sizes the app's batcher decoded so far."""
     return list(app.state.engine.batcher.batches)
+
+
+def test_requests_over_the_concurrency_limit_get_429(export_dir: Path) -> None:
+    """Property: with max_concurrency 2, a third request while two are in flight gets a
+    429 JSON error, and the two in flight are answered."""
+    import httpx
+
+    from sfttrain import Limits
+
+    srv, thread, url, _ = _start(export_dir, Limits(max_concurrency=2, max_tokens=256))
+    chat = {"messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+    body = {**chat, "max_tokens": 256, "n": 2}  # long enough to be seen in flight
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, url + "/v1/chat/completions", json=body, timeout=120)
+            deadline = time.monotonic() + 30
+            while httpx.get(url + "/health").json()["inflight"] < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            busy = httpx.post(url + "/v1/chat/completions", json=body, timeout=120)
+            assert busy.status_code == 429 and "busy" in busy.json()["error"]["message"]
+            assert first.result().status_code == 200
+    finally:
+        srv.should_exit = True
+        thread.join(30)
 
 
 def test_sigterm_finishes_inflight_requests_then_exits(export_dir: Path) -> None:
