@@ -17,25 +17,28 @@ import sftdata as sd
 from sftdata import templates
 from tests import strategies as S
 
-_TOKENIZERS: dict[str, Any] = {}
+_TOKENIZERS: dict[tuple[int, frozenset[str]], Any] = {}
 
 
 def _tokenizer(base: Any, name: str) -> Any:
-    """``base`` with template ``name``'s control tokens added and its jinja as chat_template."""
-    if name not in _TOKENIZERS:
-        t = templates.get(name)
+    """``base`` with template ``name``'s control tokens added and its jinja as chat_template
+    (one copy per set of added tokens: templates sharing control tokens share it)."""
+    t = templates.get(name)
+    unk = base.unk_token_id
+    extra = frozenset(
+        x
+        for x in {t.bos, t.eos, *t.control_tokens}
+        if x and base.convert_tokens_to_ids(x) in (None, unk)
+    )
+    key = (id(base), extra)
+    if key not in _TOKENIZERS:
         tok = copy.deepcopy(base)
-        unk = tok.unk_token_id
-        extra = sorted(
-            x
-            for x in {t.bos, t.eos, *t.control_tokens}
-            if x and tok.convert_tokens_to_ids(x) in (None, unk)
-        )
         if extra:
-            tok.add_special_tokens({"additional_special_tokens": extra})
-        tok.chat_template = t.to_jinja()
-        _TOKENIZERS[name] = tok
-    return _TOKENIZERS[name]
+            tok.add_special_tokens({"additional_special_tokens": sorted(extra)})
+        _TOKENIZERS[key] = tok
+    tok = _TOKENIZERS[key]
+    tok.chat_template = t.to_jinja()
+    return tok
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,6 @@ def test_jinja_export_token_exactness_table(
     scheme = json.loads(base._tokenizer.pre_tokenizer.__getstate__())
     assert flavour in json.dumps(scheme)  # the flavour is the Metaspace prepend_scheme
     exact = set()
-    _TOKENIZERS.clear()
     for name in templates.names():
         tok, t = _tokenizer(base, name), templates.get(name)
         same = all(
@@ -125,7 +127,6 @@ def test_jinja_export_token_exactness_table(
         )
         if same:
             exact.add(name)
-    _TOKENIZERS.clear()
     assert set(templates.names()) - exact == JINJA_NOT_TOKEN_EXACT[flavour]
 
 
