@@ -36,6 +36,12 @@ _LAZY_NAMES = {
     "prepare": "sfttrain._data",
     "Prepared": "sfttrain._data",
     "demo": "sfttrain._demo",
+    # inference & deployment
+    "DecodeOptions": "sfttrain._decoding",
+    "write_gguf": "sfttrain._gguf",
+    "create_app": "sfttrain._serve",
+    "serve": "sfttrain._serve",
+    "Limits": "sfttrain._serve_api",
 }
 
 __all__ = ["ConfigError", "DataFile", "LoraOptions", "QuantOptions", "TrainConfig", *_LAZY_NAMES]

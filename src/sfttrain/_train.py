@@ -136,7 +136,7 @@ def train(
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
     if trainer.is_world_process_zero():
-        save_template_name(final, cfg.template)
+        save_template_name(final, cfg.template, template)
     history = trainer.state.log_history
     world = max(trainer.args.world_size, 1)  # approximation: ranks see similar token counts
     result = TrainResult(

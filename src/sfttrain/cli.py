@@ -1,4 +1,4 @@
-"""``sfttrain train | eval | export | generate | demo``.
+"""``sfttrain train | eval | export | generate | serve | demo``.
 
 ::
 
@@ -11,6 +11,8 @@
     sfttrain export runs/lora/final runs/lora/export  # --no-merge keeps the adapter separate
     sfttrain generate runs/lora/export --prompt "Name a primary colour."
     sfttrain demo --out runs/demo                     # the whole path on examples/data
+    sfttrain export runs/lora/final out --format gguf --gguf-type q8_0   # or bnb4 / bnb8
+    sfttrain serve runs/lora/export --port 8000       # OpenAI-compatible API on 127.0.0.1
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import sys
 from collections.abc import Sequence
 
 from sftdata import SftDataError
+from sfttrain._cli_infer import add_decode_args, add_serve_parser, decode_options, run_serve
+from sfttrain._export import EXPORT_FORMATS
+from sfttrain._gguf import GGUF_TYPES
 from sfttrain.config import ConfigError
 
 
@@ -52,12 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("source", help="a run's final/ folder")
     x.add_argument("out")
     x.add_argument("--no-merge", action="store_true", help="keep the LoRA adapter separate")
+    # -- inference & deployment (issue 14) --
+    x.add_argument("--format", choices=EXPORT_FORMATS, default="safetensors")
+    x.add_argument("--gguf-type", choices=GGUF_TYPES, default="f16", help="with --format gguf")
     g = sub.add_parser("generate", help="chat replies from a saved model or adapter")
     g.add_argument("model")
     g.add_argument("--prompt", action="append", default=[], help="a user message (repeatable)")
     g.add_argument("--system", help="a system message put before each prompt")
     g.add_argument("--max-new-tokens", type=int, default=64)
     g.add_argument("--batch-size", type=int, default=8)
+    add_decode_args(g)  # -- inference & deployment (issue 14) --
+    add_serve_parser(sub)
     d = sub.add_parser("demo", help="parse -> clean -> dedup -> encode -> pack -> LoRA -> eval")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--data", default=None, help="folder of demo data (default: examples/data)")
@@ -70,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except (ConfigError, SftDataError, FileNotFoundError) as e:
+    except (ConfigError, SftDataError, FileNotFoundError, ValueError) as e:
         print(f"sfttrain {args.command}: error: {e}", file=sys.stderr)
         return 2
 
@@ -102,7 +112,15 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "export":
         from sfttrain._export import export
 
-        print(export(args.source, args.out, merge=not args.no_merge))
+        print(
+            export(
+                args.source,
+                args.out,
+                merge=not args.no_merge,
+                format=args.format,
+                gguf_type=args.gguf_type,
+            )
+        )
     elif args.command == "generate":
         from sfttrain._generate import generate
 
@@ -111,10 +129,16 @@ def _run(args: argparse.Namespace) -> int:
         head = [{"role": "system", "content": args.system}] if args.system else []
         convs = [[*head, {"role": "user", "content": p}] for p in args.prompt]
         replies = generate(
-            args.model, convs, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+            args.model,
+            convs,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            options=decode_options(args),
         )
         for prompt, reply in zip(args.prompt, replies, strict=True):
             print(json.dumps({"prompt": prompt, "reply": reply}, ensure_ascii=False))
+    elif args.command == "serve":
+        return run_serve(args)
     else:
         from sfttrain._demo import demo
 

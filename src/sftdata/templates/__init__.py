@@ -22,6 +22,7 @@ from sftdata.templates._doctor import Check, TokenizerReport, check_tokenizer
 from sftdata.templates._families import get, names
 from sftdata.templates._jinja import JinjaTemplate, from_tokenizer, render_jinja
 from sftdata.templates._segments import Segment, special_token_id, split_pieces, token_ids
+from sftdata.templates._store import from_dict, load, save, to_dict
 from sftdata.templates._template import StripMode, SystemPlacement, Template
 from sftdata.templates._xtuner import XTUNER_FORMATS, from_xtuner
 
@@ -35,12 +36,16 @@ __all__ = [
     "Template",
     "TokenizerReport",
     "check_tokenizer",
+    "from_dict",
     "from_tokenizer",
     "from_xtuner",
     "get",
+    "load",
     "names",
     "render_jinja",
+    "save",
     "special_token_id",
     "split_pieces",
+    "to_dict",
     "token_ids",
 ]
