@@ -72,3 +72,45 @@ def test_outputs_identical_for_tiny_and_whole_parts(tmp_path: Path) -> None:
     assert sum(name.startswith("data/part-") for name in data) >= 2
     first = pq.read_table(tmp_path / "r2" / "out" / "data" / "part-00000.parquet")
     assert first.column_names == ["text", "meta", "source", "lang"]
+
+
+EXACT_SPEC = """inputs: [{{path: rows.jsonl}}]
+steps:
+  - dedup.exact
+output: {{path: out/data, format: jsonl, shard_rows: 5}}
+rejects: {{path: out/rejects, format: jsonl, shard_rows: 4}}
+options: {{shard_rows: {rows}, batch_size: 3}}
+"""
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    texts=st.lists(st.sampled_from(["a b", "A  b", "c", "d e", "", "x"]), min_size=1, max_size=30),
+    with_id=st.booleans(),
+)
+def test_streamed_exact_dedup_equals_the_whole_table_pass(
+    tmp_path_factory, texts: list[str], with_id: bool
+) -> None:
+    """Property: dedup.exact over 3-row parts keeps and rejects what exact_dedup does on the whole."""
+    from sftdata.dedup import exact_dedup
+
+    rows = [{"id": f"r{i}", "text": t} if with_id else {"text": t} for i, t in enumerate(texts)]
+    d = tmp_path_factory.mktemp("exact")
+    write_jsonl(d / "rows.jsonl", rows)
+    run(load_spec(write_spec(d, EXACT_SPEC.format(rows=3))), progress=False)
+    kept = [
+        json.loads(x)
+        for p in sorted((d / "out/data").glob("part-*"))
+        for x in p.read_text().splitlines()
+    ]
+    rejected = [
+        json.loads(x)
+        for p in sorted((d / "out/rejects").glob("part-*"))
+        for x in p.read_text().splitlines()
+    ]
+    want_kept, want_rej = exact_dedup(rows)
+    assert [r["text"] for r in kept] == [r["text"] for r in want_kept]
+    got = [(r["text"], r["drop_reason"], r.get("dup_of")) for r in rejected]
+    assert sorted(got, key=str) == sorted(
+        [(r["text"], r["drop_reason"], r.get("dup_of")) for r in want_rej], key=str
+    )

@@ -127,11 +127,12 @@ def write_outputs(
     last = folders[-1]
     schema = parts.stage_schema(last)
     helpers = [c for c in (DROP_REASON, REJECTED_BY) if c in schema.names]
+    # no schema metadata in outputs: a global pass run by `datasets` leaves its fingerprint
     out_schema = pa.schema([f for f in schema if f.name not in helpers])
 
     def kept() -> Iterator[pa.Table]:
         for t in parts.iter_kept(last, schema):
-            yield t.drop_columns(helpers)
+            yield t.drop_columns(helpers).replace_schema_metadata(None)
 
     extra = {"counters": total.to_dict(), "steps": [[n, c.to_dict()] for n, c in per_step]}
     out = spec.output
@@ -139,7 +140,10 @@ def write_outputs(
     rej_files: list[Path] = []
     if spec.rejects is not None:
         rej_schema = parts.unified_schema(s for f in folders for s in parts.rejected_schemas(f))
-        rejected = (t for f in folders for t in parts.iter_rejected(f))
+        rej_schema = rej_schema.remove_metadata()
+        rejected = (
+            t.replace_schema_metadata(None) for f in folders for t in parts.iter_rejected(f)
+        )
         pieces = parts.windows(rejected, spec.rejects.shard_rows, rej_schema)
         rej_files = write_shards(pieces, spec.rejects, {"counters": total.to_dict()})
     if spec.report is not None:

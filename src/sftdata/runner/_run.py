@@ -32,6 +32,7 @@ from sftdata._rejects import Counters
 from sftdata.engines._local import concat, local_global, map_table, slices
 from sftdata.runner import _parts as parts
 from sftdata.runner._apply import TrackedSteps
+from sftdata.runner._exact_stream import is_exact, run_exact
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
@@ -106,41 +107,12 @@ def _whole_kept(folder: Path) -> pa.Table:
     return next(parts.windows(parts.iter_kept(folder, schema), 1 << 62, schema))
 
 
-class _PartWriter:
-    """Write incoming tables as parts of ``rows`` rows, in order, as they fill."""
-
-    def __init__(self, folder: Path, rows: int) -> None:
-        self.folder, self.rows = folder, rows
-        self.buf: list[pa.Table] = []
-        self.n = 0
-        self.names: list[str] = []
-
-    def add(self, table: pa.Table) -> None:
-        self.buf.append(table)  # zero-row tables too: their columns belong to the union
-        self.n += table.num_rows
-        while self.n >= self.rows:
-            whole = concat(self.buf)
-            self._write(whole.slice(0, self.rows))
-            rest = whole.slice(self.rows)
-            self.buf, self.n = [rest], rest.num_rows
-
-    def close(self) -> list[str]:
-        if self.n or not self.names or any(t.num_columns for t in self.buf[1:]):
-            self._write(concat(self.buf))  # rows left, or columns only empty tables brought
-        return self.names
-
-    def _write(self, piece: pa.Table) -> None:
-        name = f"part-{len(self.names):05d}.parquet"
-        write_table_atomic(piece.combine_chunks(), self.folder / name)
-        self.names.append(name)
-
-
 def _read_inputs(plan: Plan, folder: Path) -> None:
     """Read every input (parsing it with its ``parse`` step, if any) into the input stage,
     one file at a time, writing parts as they fill."""
     rejects = []
     parsed: dict[str, int] = {}
-    writer = _PartWriter(folder, plan.spec.shard_rows)
+    writer = parts.PartWriter(folder, plan.spec.shard_rows)
     rows = 0
     for inp, parser in zip(
         plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
@@ -300,9 +272,9 @@ def execute(
 ) -> RunResult:
     """Run ``plan``; finished work in the plan's work folder is reused.
 
-    Map stages (local engine), the input stage and the outputs stream part by part
-    (:mod:`sftdata.runner._parts`); global passes and the Ray engine take the stage's
-    kept rows as one table.
+    Map stages and ``dedup.exact`` (local engine), the input stage and the outputs
+    stream part by part (:mod:`sftdata.runner._parts`); the other global passes and the
+    Ray engine take the stage's kept rows as one table.
     """
     spec = plan.spec
     num_proc = num_proc or spec.num_proc
@@ -326,6 +298,14 @@ def execute(
         elif stage.kind == "map":
             folder.mkdir(parents=True, exist_ok=True)
             names = _run_stage_map(stage, prev, folder, plan, engine, num_proc, progress, reused)
+            _mark_done(folder, {"parts": names})
+        elif engine == "local" and is_exact(stage.steps[0]):
+            folder.mkdir(parents=True, exist_ok=True)
+            bar = _progress(before, f"[{stage.index}] {stage.label}", progress)
+            names = run_exact(
+                stage.steps[0], stage.names[0], prev, folder, rows=spec.shard_rows, bar=bar
+            )
+            bar.close()
             _mark_done(folder, {"parts": names})
         else:
             _run_global(stage, _whole_kept(prev), folder, plan, engine, progress)
