@@ -32,7 +32,7 @@ from sftdata._rejects import Counters
 from sftdata.engines._local import concat, local_global, map_table, slices
 from sftdata.runner import _parts as parts
 from sftdata.runner._apply import TrackedSteps
-from sftdata.runner._exact_stream import is_exact, run_exact
+from sftdata.runner._global_stream import run_streamed, streamable
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
@@ -272,7 +272,7 @@ def execute(
 ) -> RunResult:
     """Run ``plan``; finished work in the plan's work folder is reused.
 
-    Map stages and ``dedup.exact`` (local engine), the input stage and the outputs
+    Map stages, ``dedup.exact`` and ``dedup.minhash`` (local engine), the input stage and the outputs
     stream part by part (:mod:`sftdata.runner._parts`); the other global passes and the
     Ray engine take the stage's kept rows as one table.
     """
@@ -299,10 +299,10 @@ def execute(
             folder.mkdir(parents=True, exist_ok=True)
             names = _run_stage_map(stage, prev, folder, plan, engine, num_proc, progress, reused)
             _mark_done(folder, {"parts": names})
-        elif engine == "local" and is_exact(stage.steps[0]):
+        elif engine == "local" and streamable(stage.steps[0]):
             folder.mkdir(parents=True, exist_ok=True)
             bar = _progress(before, f"[{stage.index}] {stage.label}", progress)
-            names = run_exact(
+            names = run_streamed(
                 stage.steps[0], stage.names[0], prev, folder, rows=spec.shard_rows, bar=bar
             )
             bar.close()
