@@ -93,13 +93,11 @@ def generate(path: Path, *, mb: float | None, docs: int | None, seed: int = 0) -
 
 _texts: dict[int, str] = {}
 
+STEPS = "clean.fix_text,clean.quality,dedup.exact,dedup.minhash: {threshold: 0.8}"
 PIPELINE = """
 inputs: [{{path: {corpus}}}]
 steps:
-  - clean.fix_text
-  - clean.quality
-  - dedup.exact
-  - dedup.minhash: {{threshold: 0.8}}
+{steps}
 output: {{path: {out}/clean, format: parquet}}
 rejects: {{path: {out}/rejects, format: parquet}}
 options: {{shard_rows: {shard_rows}}}
@@ -115,9 +113,10 @@ print(json.dumps({"timings": res.timings, "seconds": time.perf_counter() - t0,
 """
 
 
-def run(corpus: Path, work: Path, shard_rows: int) -> dict[str, object]:
+def run(corpus: Path, work: Path, shard_rows: int, steps: str = STEPS) -> dict[str, object]:
     spec = work / "pipeline.yaml"
-    spec.write_text(PIPELINE.format(corpus=corpus, out=work, shard_rows=shard_rows))
+    lines = "\n".join(f"  - {s}" for s in steps.split(","))
+    spec.write_text(PIPELINE.format(corpus=corpus, out=work, shard_rows=shard_rows, steps=lines))
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(spec)], capture_output=True, text=True, check=False
     )
@@ -156,25 +155,35 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=None)
     ap.add_argument("--docs", type=int, default=None)
     ap.add_argument("--shard-rows", type=int, default=2000)
+    ap.add_argument("--steps", default=STEPS, help="comma-separated step specs")
+    ap.add_argument("--corpus", type=Path, default=None, help="reuse a corpus written before")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (else a temp one)")
     args = ap.parse_args()
     if args.mb is None and args.docs is None:
         args.mb = 100.0
     work = args.keep or Path(tempfile.mkdtemp(prefix="sftdata-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    corpus = work / "corpus.jsonl"
+    corpus = args.corpus or work / "corpus.jsonl"
     t0 = time.perf_counter()
-    info = generate(corpus, mb=args.mb, docs=args.docs)
+    if args.corpus is None:
+        info = generate(corpus, mb=args.mb, docs=args.docs)
+    else:
+        info = {
+            "docs": sum(1 for _ in corpus.open()),
+            "bytes": corpus.stat().st_size,
+            "planted": -1,
+        }
     print(f"corpus: {info['docs']} docs, {info['bytes'] / 1e6:.1f} MB, {info['planted']} planted "
           f"duplicates ({time.perf_counter() - t0:.1f} s to generate) in {corpus}")  # fmt: skip
-    res = run(corpus, work, args.shard_rows)
+    res = run(corpus, work, args.shard_rows, args.steps)
     mb = info["bytes"] / 1e6
     print(f"sftdata run: {res['seconds']:.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB, "
           f"{res['rows_in']} rows in, {res['kept']} kept")  # fmt: skip
     print(f"{'stage':<40} {'rows in':>9} {'s':>8} {'MB/s':>8} {'docs/s':>9}")
     for label, rows, secs in res["timings"]:  # type: ignore[attr-defined]
         print(f"{label:<40} {rows:>9} {secs:>8.2f} {mb / secs:>8.1f} {rows / secs:>9.0f}")
-    for kind, (p, r, n) in dedup_quality(work, corpus).items():
+    quality = dedup_quality(work, corpus) if "dedup" in args.steps else {}
+    for kind, (p, r, n) in quality.items():
         print(f"dedup {kind}: {n} rejected, precision {p:.3f}, recall {r:.3f} (vs planted)")
     if args.keep is None:
         import shutil
