@@ -160,3 +160,31 @@ def test_streamed_minhash_dedup_equals_the_whole_table_pass(
     assert [tuple(r.get(c) for c in cols) for r in rejected] == [
         tuple(r.get(c) for c in cols) for r in want_rej
     ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.text(max_size=30).map(lambda t: json.dumps({"text": t})),
+            st.sampled_from(['{"text": "unterminated', "[1, 2]", "", '{"text": "é"}']),
+        ),
+        max_size=20,
+    ),
+    block=st.integers(1, 64),
+)
+def test_jsonl_read_in_blocks_equals_read_whole(
+    tmp_path_factory, lines: list[str], block: int
+) -> None:
+    """Property: a JSONL file read in blocks of `block` bytes gives the rows and rejects
+    (reasons and file:line locations) of reading it whole."""
+    from sftdata.runner._io import iter_input, read_input
+
+    path = tmp_path_factory.mktemp("blocks") / "rows.jsonl"
+    path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    whole, whole_bad = read_input(path, None)
+    pieces = list(iter_input(path, None, block_bytes=block))
+    rows = [r for t, _ in pieces for r in t.to_pylist()]
+    bad = [r for _, b in pieces for r in b.to_pylist()]
+    assert rows == whole.to_pylist()
+    assert bad == whole_bad.to_pylist()

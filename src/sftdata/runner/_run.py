@@ -36,7 +36,7 @@ from sftdata.runner._global_stream import run_streamed, streamable
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
-    read_input,
+    iter_input,
     write_table_atomic,
 )
 from sftdata.runner._output import write_outputs
@@ -117,8 +117,8 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
     for inp, parser in zip(
         plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
     ):
-        for path in inp.paths:
-            table, bad = read_input(path, inp.format, split=inp.split)
+        blocks = (b for p in inp.paths for b in iter_input(p, inp.format, split=inp.split))
+        for table, bad in blocks:
             if inp.source is not None:
                 table = _with_column(table, "source", inp.source)
                 bad = _with_column(bad, "source", inp.source) if bad.num_rows else bad
