@@ -118,9 +118,9 @@ def _jsonl_lines(
     return rows, where, rejects
 
 
-#: A JSONL file larger than this is read in blocks of about this many bytes (whole
+#: A JSONL file larger than this (16 MB) is read in blocks of about this many bytes (whole
 #: lines), each block typed on its own; smaller files are read whole.
-JSONL_BLOCK_BYTES = 64 << 20
+JSONL_BLOCK_BYTES = 16 << 20
 
 
 def iter_input(
