@@ -65,13 +65,13 @@ def run_streamed(fn: Any, name: str, prev: Path, folder: Path, *, rows: int, bar
         return parts.windows(kept, rows, data_schema)
 
     if near:
-        roots, bad = _near_roots(windows(), opts, column, folder)
+        roots, bad = _near_roots(_counted(windows(), bar), opts, column, folder)
     else:
         step = ExactKeys(
             column=column,
             **{k: opts[k] for k in ("fields", "lowercase", "whitespace", "punctuation", "unicode_form") if k in opts},
         )  # fmt: skip
-        keys, bad = _keys(windows(), step, column)
+        keys, bad = _keys(_counted(windows(), bar), step, column)
         roots = _roots(keys, bad)
         del keys
     n = len(roots)
@@ -117,7 +117,6 @@ def run_streamed(fn: Any, name: str, prev: Path, folder: Path, *, rows: int, bar
                 by = pa.array([name] * rejected.num_rows, pa.string())
                 writer = writer or pq.ParquetWriter(tmp, rej_schema, compression="zstd")
                 writer.write_table(rejected.append_column(rej_schema.field(REJECTED_BY), by))
-            bar.update(window.num_rows)
             lo = hi
     finally:
         if writer is not None:
@@ -125,6 +124,13 @@ def run_streamed(fn: Any, name: str, prev: Path, folder: Path, *, rows: int, bar
     if writer is not None:
         tmp.replace(folder / "rejects.parquet")
     return out.close()
+
+
+def _counted(windows: Iterator[pa.Table], bar: Any) -> Iterator[pa.Table]:
+    """The windows, each counted on ``bar`` (rows and bytes) once it has been used."""
+    for window in windows:
+        yield window
+        bar.update(window.num_rows, window.nbytes)
 
 
 def _near_roots(

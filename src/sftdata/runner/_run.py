@@ -84,10 +84,30 @@ class RunResult:
         )
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+class _Bar:
+    """A tqdm bar over rows (with its rate and ETA) that also shows the bytes (Arrow
+    memory of the rows) done so far."""
 
-    return tqdm(total=total, desc=desc, unit="rows", disable=not enabled, dynamic_ncols=True)
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total, desc=desc, unit="rows", disable=not enabled, dynamic_ncols=True
+        )
+        self.bytes = 0
+
+    def update(self, rows: int, nbytes: int = 0) -> None:
+        self.bytes += nbytes
+        if nbytes:
+            self.bar.set_postfix_str(f"{self.bytes / 1e6:,.1f} MB", refresh=False)
+        self.bar.update(rows)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int, desc: str, enabled: bool) -> _Bar:
+    return _Bar(total, desc, enabled)
 
 
 def _done(folder: Path) -> dict[str, Any] | None:
@@ -196,19 +216,20 @@ def _run_map_local(
         if num_proc > 1 and len(todo) > 1:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(num_proc, len(todo))) as pool:
-                pending: list[Any] = []
+                pending: list[tuple[Any, int]] = []
                 for i, piece in pieces:
                     if i not in todo:
-                        bar.update(piece.num_rows)
+                        bar.update(piece.num_rows, piece.nbytes)
                         continue
-                    pending.append(pool.apply_async(_map_part, (i, piece)))
+                    pending.append((pool.apply_async(_map_part, (i, piece)), piece.nbytes))
                     while len(pending) >= 2 * num_proc:
-                        bar.update(pending.pop(0).get())
-                for job in pending:
-                    bar.update(job.get())
+                        job, nbytes = pending.pop(0)
+                        bar.update(job.get(), nbytes)
+                for job, nbytes in pending:
+                    bar.update(job.get(), nbytes)
         else:
             for i, piece in pieces:
-                bar.update(_map_part(i, piece) if i in todo else piece.num_rows)
+                bar.update(_map_part(i, piece) if i in todo else piece.num_rows, piece.nbytes)
     finally:
         bar.close()
         _SHARED.clear()
@@ -238,7 +259,7 @@ def _run_global(
             kept, rejected = ray_global(name, fn, data)
         else:
             kept, rejected = local_global(fn, data)
-    bar.update(table.num_rows)
+    bar.update(table.num_rows, table.nbytes)
     bar.close()
     if rejected.num_rows:
         if DROP_REASON not in rejected.column_names:  # a pass that forgot the reason
