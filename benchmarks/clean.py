@@ -1,18 +1,20 @@
 """Benchmark: ``sd.clean.FixText`` against ``ftfy.fix_text`` applied to every text.
 
-Two corpora:
+Three corpora:
 
 - clean: the copyright files of the installed Debian packages
   (``/usr/share/doc/*/copyright``), mostly clean ASCII and Latin-1 text;
 - mojibake: their non-ASCII lines, 40 to a document, encoded as UTF-8 and decoded
-  as Windows-1252 or Latin-1 (alternating), so every line needs repair.
+  as Windows-1252 or Latin-1 (alternating), so every line needs repair;
+- web-like: the documents of ``benchmarks/scale.py`` (``--web-mb``), about 35% of them
+  with non-ASCII words on many lines, a few with mojibake.
 
 For each corpus: MB/s (UTF-8 bytes of input per second) of ``ftfy.fix_text`` on every
 text, of ``FixText`` configured to do exactly what ftfy does (whitespace and invisible
 characters off; the outputs are asserted identical, text by text), and of the default
 ``FixText`` (which also normalises whitespace and drops invisible characters).
 
-    python benchmarks/clean.py [--repeat 1] [--max-mojibake-mb 3]
+    python benchmarks/clean.py [--repeat 1] [--max-mojibake-mb 3] [--web-mb 3]
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="best of N timings")
     parser.add_argument("--max-mojibake-mb", type=float, default=3.0)
+    parser.add_argument("--web-mb", type=float, default=3.0)
     args = parser.parse_args()
     texts = load_copyrights()
     run("clean (Debian copyright files)", texts, args.repeat)
@@ -93,6 +96,28 @@ def main() -> None:
         garble(texts, args.max_mojibake_mb),
         args.repeat,
     )
+    if args.web_mb:
+        run("web-like (benchmarks/scale.py corpus)", web_texts(args.web_mb), args.repeat)
+
+
+def web_texts(mb: float) -> list[str]:
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from scale import generate
+
+    path = Path(tempfile.mkdtemp()) / "web.jsonl"
+    generate(path, mb=mb, docs=None)
+    texts = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            texts.append(json.loads(line)["text"])
+        except (json.JSONDecodeError, KeyError):
+            continue  # the generator's planted malformed lines
+    return texts
 
 
 if __name__ == "__main__":

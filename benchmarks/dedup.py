@@ -1,6 +1,6 @@
 """MinHash signature throughput vs datasketch and rensa; end-to-end minhash_dedup at 100k.
 
-    python benchmarks/dedup.py [--docs 5000] [--datasketch-docs 500] [--e2e-docs 100000]
+    python benchmarks/dedup.py [--debian] [--docs 5000] [--datasketch-docs 500] [--e2e-docs 100000]
 
 Part 1, one process, same synthetic documents, same word 5-gram shingles, 128
 permutations:
@@ -15,6 +15,13 @@ permutations:
 The peers need the shingle strings, built in Python with :func:`shingles`; their
 rates are given without that time ("hash only") and with it ("from text").
 ``t/t_ours`` > 1 means the peer took longer than sftdata.
+
+Part 0 (``--debian``): MinHash signatures from raw text on the Debian copyright files
+of this machine (``/usr/share/doc/*/copyright``), one core: sftdata's compiled (numba)
+path and its numpy fallback, rensa fed by a plain Python shingler (``lower().split()``
+n-grams) and by :func:`shingles` (the same sets as ours), datasketch from text (its
+default hash, all documents). MB/s is text bytes (UTF-8) per wall second; CPU seconds
+(``time.process_time``) are printed too because the machine may be shared.
 
 Part 2 (``--e2e-docs``, in a child process; RSS sampled every 5 ms during the call):
 ``minhash_dedup`` on synthetic documents with planted near-duplicates (copies with a
@@ -133,6 +140,76 @@ def signature_bench(n_docs: int, n_ds: int) -> None:
         print(f"{name:<62} {t:>8.3f} {n_sh / t / 1e6:>12.2f} {n_docs / t:>9.0f} {t / ours:>8.2f}x")
 
 
+def plain_shingles(text: str, ngram: int = 5) -> list[str]:
+    """A plain Python shingler: lowercase, split on whitespace, join n-grams."""
+    ws = text.lower().split()
+    if len(ws) < ngram:
+        return [" ".join(ws)]
+    return [" ".join(ws[i : i + ngram]) for i in range(len(ws) - ngram + 1)]
+
+
+def timed(fn, repeat: int = 3) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Best wall and best CPU seconds of ``repeat`` calls."""
+    wall, cpu = float("inf"), float("inf")
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return wall, cpu
+
+
+def debian_bench(pattern: str) -> None:
+    import glob
+
+    import datasketch
+    import rensa
+
+    from sftdata.dedup import _compiled
+
+    texts = []
+    for path in sorted(glob.glob(pattern)):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            texts.append(f.read())
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    print(f"{len(texts)} files, {mb:.1f} MB ({pattern}); 128 permutations, 5-grams, one core")
+    minhash_signatures(texts[:2])  # load the compiled kernel (cached) before timing
+
+    def rensa_from(shingler):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            for t in texts:
+                m = rensa.RMinHash(128, 1)
+                m.update(shingler(t))
+                m.digest()
+
+        return run
+
+    def ds_from_text() -> None:
+        for t in texts:
+            m = datasketch.MinHash(num_perm=128)
+            m.update_batch([s.encode("utf-8") for s in plain_shingles(t)])
+
+    rows = [
+        (
+            f"sftdata compiled (numba: {_compiled.AVAILABLE})",
+            timed(lambda: minhash_signatures(texts)),
+        ),
+        ("sftdata numpy fallback", timed(lambda: minhash_signatures(texts, compiled=False))),
+        ("rensa RMinHash + plain Python shingler", timed(rensa_from(plain_shingles))),
+        ("rensa RMinHash + sftdata shingles()", timed(rensa_from(shingles))),
+        ("datasketch MinHash + plain Python shingler", timed(ds_from_text, repeat=1)),
+    ]
+    ours_wall, ours_cpu = rows[0][1]
+    print(
+        f"{'method':<46} {'wall s':>7} {'MB/s':>7} {'cpu s':>7} {'MB/cpu-s':>9} {'t/t_ours':>9} {'cpu/cpu_ours':>12}"
+    )
+    for name, (wall, cpu) in rows:
+        print(
+            f"{name:<46} {wall:>7.3f} {mb / wall:>7.1f} {cpu:>7.3f} {mb / cpu:>9.1f} "
+            f"{wall / ours_wall:>8.2f}x {cpu / ours_cpu:>11.2f}x"
+        )
+
+
 def planted_corpus(n: int, *, seed: int, dup_share: float = 0.1) -> tuple[list[str], list[int]]:
     """Documents plus near-copies (1-3 words replaced); ``source[i]`` is the original's index."""
     n_base = int(n / (1 + dup_share))
@@ -187,6 +264,7 @@ def e2e(n: int, threshold: float) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--debian", nargs="?", const="/usr/share/doc/*/copyright", default=None)
     ap.add_argument("--docs", type=int, default=5000)
     ap.add_argument("--datasketch-docs", type=int, default=500)
     ap.add_argument("--e2e-docs", type=int, default=100_000)
@@ -196,6 +274,8 @@ def main() -> int:
     if args.e2e_child:
         print(json.dumps(e2e(args.e2e_docs, args.threshold)))
         return 0
+    if args.debian:
+        debian_bench(args.debian)
     if args.docs:
         signature_bench(args.docs, args.datasketch_docs)
     if args.e2e_docs:

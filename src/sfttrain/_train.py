@@ -113,6 +113,10 @@ def train(
     """
     from transformers import set_seed
 
+    if cfg.stage == "pretrain":  # token shards, causal LM: its own data path
+        from sfttrain._pretrain_run import pretrain
+
+        return pretrain(cfg, callbacks)
     if prepared is None:
         cfg.check_paths()
     resume = resume_from(cfg.resume, cfg.output_dir)

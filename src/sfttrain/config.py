@@ -41,6 +41,7 @@ Tracker = Literal["tensorboard", "jsonl", "mlflow", "wandb"]
 LossOn = Literal["assistant", "last", "all"]
 PaddingSide = Literal["right", "left"]
 Dedup = Literal["none", "exact", "minhash"]
+Stage = Literal["sft", "pretrain"]
 
 
 class ConfigError(ValueError):
@@ -95,6 +96,10 @@ class TrainConfig:
     model: str
     train_files: tuple[str | DataFile, ...]
     output_dir: str
+    stage: Stage = "sft"
+    # stage: pretrain, a new model: transformers config keys (model_type, sizes); the
+    # vocabulary comes from the tokenizer and the initial weights are saved to `model`
+    model_config: dict[str, Any] | None = None
     tokenizer: str | None = None
     trust_remote_code: bool = False
     template: str = "tokenizer"
@@ -185,11 +190,14 @@ class TrainConfig:
             raise ConfigError(f"resume: 'auto', 'never' or a checkpoint path, got {self.resume!r}")
         for i, spec in enumerate(self.pipeline):
             _check_step_spec(spec, i)
+        _check_pretrain(self)
 
     def check_paths(self) -> None:
         """Check that local files exist (model, tokenizer, data, deepspeed); no loading."""
         for key in ("model", "tokenizer", "deepspeed", "fsdp_config"):
             value = getattr(self, key)
+            if key == "model" and self.model_config is not None:
+                continue  # a new model: its initial weights are written there
             if value is not None and not Path(value).exists():
                 raise ConfigError(f"{key}: no such local path {value!r} (hub downloads are off)")
         for key in ("train_files", "eval_files"):
@@ -201,6 +209,23 @@ class TrainConfig:
     @property
     def tokenizer_path(self) -> str:
         return self.tokenizer or self.model
+
+
+def _check_pretrain(cfg: TrainConfig) -> None:
+    """``stage: pretrain`` / ``model_config`` rules."""
+    if cfg.model_config is None:
+        return
+    if cfg.stage != "pretrain":
+        raise ConfigError("model_config: a new model is trained with stage: pretrain only")
+    if cfg.method != "full":
+        raise ConfigError(f"method: a new model (model_config) trains in full, got {cfg.method!r}")
+    if cfg.tokenizer is None:
+        raise ConfigError(
+            "tokenizer: a new model (model_config) needs the tokenizer the shards were cut "
+            "with (the shard folder's tokenizer/)"
+        )
+    if not isinstance(cfg.model_config.get("model_type"), str):
+        raise ConfigError("model_config.model_type: required (e.g. 'llama')")
 
 
 def _check_step_spec(spec: Any, i: int) -> None:
@@ -260,6 +285,10 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if value not in allowed:
             raise ConfigError(f"{key}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{key}: expected a mapping of names to values, got {value!r}")
+        return dict(value)
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")

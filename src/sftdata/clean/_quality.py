@@ -35,13 +35,14 @@ The defaults suit web-scale pretraining text. Chat answers are short, so
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from sftdata._contract import Batch, SftDataError
 from sftdata._texts import Column, check_column, judge_texts, over_preference_rows, step_features
+from sftdata.clean._ngrams import NgramStats
 
 #: Gopher's English stop words (a document must hold at least two of them).
 GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
@@ -233,7 +234,7 @@ def _word_rules(
     if limit is not None and sum(ln.endswith(ELLIPSES) for ln in lines) / n_lines > limit:
         yield "quality.ellipsis_lines"
     if f.min_alpha_word_frac is not None:
-        alpha = sum(any(c.isalpha() for c in w) for w in words)
+        alpha = sum(map(_has_letter, words))
         if alpha / n < f.min_alpha_word_frac:
             yield "quality.alpha_words"
     stop = dict(f.stop_words).get(language) if language else None
@@ -271,24 +272,20 @@ def _repetition_rules(f: QualityFilter, text: str, words: list[str]) -> Iterator
         if char_limit is not None and char_frac > char_limit:
             yield f"{pre}dup_{name}_char_frac"
     total = sum(map(len, words)) or 1
+    stats = NgramStats(words)
     for n, limit in f.max_top_ngram_char_frac:
-        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
-        if counts:
-            gram, k = counts.most_common(1)[0]
-            if k > 1 and k * sum(map(len, gram)) / total > limit:
-                yield f"{pre}top_{n}gram"
+        if stats.top_chars(n) / total > limit:
+            yield f"{pre}top_{n}gram"
     for n, limit in f.max_dup_ngram_char_frac:
-        if _dup_ngram_chars(words, n) / total > limit:
+        if stats.dup_chars(n) / total > limit:
             yield f"{pre}dup_{n}gram"
 
 
-def _dup_ngram_chars(words: list[str], n: int) -> int:
-    """Characters of words covered by n-grams seen earlier in the text (each word once)."""
-    seen: set[tuple[str, ...]] = set()
-    covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i : i + n])
-        if gram in seen:
-            covered[i : i + n] = [True] * n
-        seen.add(gram)
-    return sum(len(w) for w, c in zip(words, covered, strict=True) if c)
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _has_letter(word: str) -> bool:
+    """``any(c.isalpha() for c in word)``, by one regex search for an ASCII word."""
+    if word.isascii():
+        return _ASCII_LETTER.search(word) is not None
+    return any(c.isalpha() for c in word)

@@ -11,7 +11,7 @@ Each document is a set of shingles (:func:`shingles`); each shingle a 32-bit has
 ``datasketch.MinHash(num_perm, seed=s, hashfunc=shingle_hash)`` updated with
 ``shingles(text)``. For two sets, ``P[sig_A[k] == sig_B[k]] = Jaccard(A, B)``.
 
-The kernel lays the work out as ``(num_perm, shingles)``: each permutation is one
+The numpy kernel (the fallback without numba) lays the work out as ``(num_perm, shingles)``: each permutation is one
 contiguous multiply-add over all shingles of a chunk of documents and one
 ``minimum.reduceat`` over document boundaries, all in numpy, chunked so the
 temporary stays in cache::
@@ -32,6 +32,7 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError
+from sftdata.dedup import _compiled
 from sftdata.dedup._apply import (
     as_input,
     column_list,
@@ -71,9 +72,18 @@ def check_params(*, num_perm: int, ngram: int, seed: int) -> None:
 
 
 def minhash_signatures(
-    texts: Sequence[str], *, num_perm: int = 128, seed: int = 1, ngram: int = 5
+    texts: Sequence[str],
+    *,
+    num_perm: int = 128,
+    seed: int = 1,
+    ngram: int = 5,
+    compiled: bool = True,
 ) -> np.ndarray:
     """MinHash signatures of ``texts``: a ``(len(texts), num_perm)`` uint32 matrix.
+
+    With numba installed (the ``fast`` extra) the compiled kernel of
+    :mod:`sftdata.dedup._compiled` signs the texts; ``compiled=False`` (or no numba, or
+    ``SFTDATA_NO_NUMBA=1``) takes the numpy kernel below. Both give the same bits.
 
     >>> sig = minhash_signatures(["the quick brown fox jumps over the lazy dog"] * 2
     ...                          + ["an entirely different sentence about the weather"])
@@ -91,6 +101,10 @@ def minhash_signatures(
         for i, t in enumerate(chunk):
             if not isinstance(t, str):
                 raise TypeError(f"texts[{lo + i}] must be str, got {type(t).__name__}")
+        if compiled and _compiled.AVAILABLE:
+            a, b = permutations(seed, num_perm)
+            out[lo : lo + len(chunk)] = _compiled.signatures_compiled(chunk, a=a, b=b, ngram=ngram)
+            continue
         grams = ngram_hashes(chunk, ngram=ngram)
         h32 = fmix32((grams.hashes >> np.uint64(32)).astype(np.uint32))
         out[lo : lo + len(chunk)] = _min_permuted(h32, grams.offsets, seed, num_perm).T

@@ -13,7 +13,8 @@ Two normal forms live here:
   word; Hangul, Indic and alphabetic scripts split on the separators as usual.
 
 Speed: ASCII runs go through one ``bytes.translate`` table; only the non-ASCII runs
-of a text are Unicode-normalised (folding is per character, so doing it run by run
+of a text (found by numpy on its UTF-8 bytes, folded once per distinct run) are
+Unicode-normalised (folding is per character, so doing it run by run
 gives the same words as folding the whole text).
 
 ::
@@ -27,8 +28,10 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
 import regex
 
 from sftdata._contract import TEXT, RowError
@@ -38,7 +41,6 @@ from sftdata._texts import pick_column as step_column
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
 Fields = Literal["all", "user"]
 
-_NON_ASCII_RUN = re.compile(r"([^\x00-\x7f]+)")
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _NON_WORD = regex.compile(r"[^\x00-\x7f\p{L}\p{N}\p{M}]+")
 _MARKS = regex.compile(r"\p{Mn}+")
@@ -73,12 +75,19 @@ def folded_bytes(text: str) -> bytes:
     """
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
-    parts = _NON_ASCII_RUN.split(text)  # odd items are the non-ASCII runs
-    for i in range(1, len(parts), 2):
-        parts[i] = _fold_run(parts[i])
-    return "".join(parts).encode("utf-8").translate(_UTF8_TABLE)
+    raw = text.encode("utf-8")
+    # the non-ASCII runs are the runs of bytes >= 0x80 (whole UTF-8 characters)
+    high = np.frombuffer(raw, dtype=np.uint8) >= 0x80
+    edges = np.flatnonzero(np.diff(high, prepend=False, append=False)).tolist()
+    parts, prev = [], 0
+    for lo, hi in zip(edges[0::2], edges[1::2], strict=True):
+        parts += [raw[prev:lo], _fold_run(raw[lo:hi].decode("utf-8")).encode("utf-8")]
+        prev = hi
+    parts.append(raw[prev:])
+    return b"".join(parts).translate(_UTF8_TABLE)
 
 
+@lru_cache(maxsize=1 << 16)
 def _fold_run(run: str) -> str:
     run = unicodedata.normalize("NFKD", run.casefold())
     run = unicodedata.normalize("NFC", _MARKS.sub("", run))

@@ -27,6 +27,7 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,16 @@ def jsonl_rows(
     path: Path, label: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     """Rows, their locations (``label:line``; ``label`` defaults to the path) and rejects."""
+    return _jsonl_lines(_read_bytes(path).splitlines(), str(path) if label is None else label, 1)
+
+
+def _jsonl_lines(
+    lines: list[bytes], name: str, first: int
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Rows of JSONL ``lines`` (line ``first`` is the first one); bad lines become rejects."""
     rows, where, rejects = [], [], []
-    label = str(path) if label is None else label
-    for n, line in enumerate(_read_bytes(path).splitlines(), start=1):
-        loc = f"{label}:{n}"
+    for n, line in enumerate(lines, start=first):
+        loc = f"{name}:{n}"
         if not line.strip():
             continue
         try:
@@ -117,6 +124,57 @@ def jsonl_rows(
         rows.append(value)
         where.append(loc)
     return rows, where, rejects
+
+
+#: A JSONL file larger than this (16 MB) is read in blocks of about this many bytes (whole
+#: lines), each block typed on its own; smaller files are read whole.
+JSONL_BLOCK_BYTES = 16 << 20
+
+
+def iter_input(
+    path: Path,
+    fmt: str | None,
+    *,
+    split: str = "train",
+    block_bytes: int = JSONL_BLOCK_BYTES,
+    locations: bool = False,
+    label: str | None = None,
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """:func:`read_input` in blocks: a JSONL file over ``block_bytes`` yields one
+    ``(rows, rejects)`` pair per block of whole lines (locations stay file:line)."""
+    fmt = infer_format(path, fmt)
+    if fmt != "jsonl" or path.stat().st_size <= block_bytes:
+        yield read_input(path, fmt, split=split, locations=locations, label=label)
+        return
+    label = str(path) if label is None else label
+    with open(path, "rb") as f:
+        head = f.read(8192)
+        if b"\x00" in head:
+            raise SftDataError(f"{path}: looks like a binary file (NUL bytes); expected text")
+        f.seek(0)
+        first, carry = 1, b""
+        while True:
+            block = f.read(block_bytes)
+            data = carry + block
+            if not block:
+                lines = data.splitlines()
+                carry = b""
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: keep reading
+                    carry = data
+                    continue
+                lines, carry = data[:cut].splitlines(), data[cut:]
+            if lines:
+                rows, where, rejects = _jsonl_lines(lines, label, first)
+                table, type_rejects = rows_to_table(rows, where)
+                rejects += type_rejects
+                if not locations:
+                    table = table.drop_columns([ROW_LOCATION])
+                yield table, pa.Table.from_pylist(rejects) if rejects else pa.table({})
+                first += len(lines)
+            if not block:
+                return
 
 
 def _json_rows(

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ import pyarrow.compute as pc
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import LOCATION, REJECT_COLUMNS, ROW_LOCATION, Counters
-from sftdata.engines._local import slices
+from sftdata.engines._local import concat, slices
+from sftdata.runner import _parts as parts
 from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, table_bytes
 from sftdata.runner._spec import OutputSpec, PipelineSpec
 
@@ -40,18 +42,26 @@ def write_dataset(table: pa.Table, out: OutputSpec, extra: dict[str, Any]) -> li
     """Write ``table`` as shards (or a HF dataset folder) plus ``manifest.json``."""
     if out.format == "hf":
         return [_write_hf(table, out.path)]
+    return write_shards(slices(table, out.shard_rows), out, extra)
+
+
+def write_shards(pieces: Iterable[pa.Table], out: OutputSpec, extra: dict[str, Any]) -> list[Path]:
+    """Write each piece (``out.shard_rows`` rows) as one shard, then ``manifest.json``."""
+    if out.format == "hf":
+        return [_write_hf(concat(list(pieces)), out.path)]
     out.path.mkdir(parents=True, exist_ok=True)
     _clear_stale(out.path)
-    files, entries = [], []
-    for i, piece in enumerate(slices(table, out.shard_rows)):
+    files, entries, rows = [], [], 0
+    for i, piece in enumerate(pieces):
         name = f"part-{i:05d}.{_EXT[out.format]}"
         data = table_bytes(piece, out.format)
         atomic_write_bytes(out.path / name, data)
         files.append(out.path / name)
+        rows += piece.num_rows
         entries.append(
             {"name": name, "rows": piece.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
         )
-    manifest = {"format": out.format, "rows": table.num_rows, "files": entries, **extra}
+    manifest = {"format": out.format, "rows": rows, "files": entries, **extra}
     atomic_write_bytes(out.path / "manifest.json", json.dumps(manifest, indent=2).encode())
     return files
 
@@ -79,7 +89,11 @@ def _step_table(per_step: list[tuple[str, Counters]]) -> str:
 
 
 def _write_report(
-    folder: Path, kept: pa.Table, total: Counters, per_step: list[tuple[str, Counters]]
+    folder: Path,
+    kept_parts: Callable[[], Iterator[pa.Table]],
+    schema: pa.Schema,
+    total: Counters,
+    per_step: list[tuple[str, Counters]],
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     counts = {"total": total.to_dict(), "steps": [{"step": n, **c.to_dict()} for n, c in per_step]}
@@ -89,12 +103,13 @@ def _write_report(
         import sftdata.stats as stats
     except ImportError:
         stats = None  # type: ignore[assignment]
-    names = set(kept.column_names)
+    names = set(schema.names)
     readable = {"text", "messages"} & names or {"prompt", "chosen", "rejected"} <= names
-    if stats is not None and hasattr(stats, "report") and kept.num_rows and readable:
+    if stats is not None and hasattr(stats, "report") and total.kept and readable:
         import datasets
 
-        rep = stats.report(datasets.Dataset(kept))
+        # the statistics still read the kept rows as one table
+        rep = stats.report(datasets.Dataset(concat(list(kept_parts()))))
         atomic_write_bytes(
             folder / "stats.json", json.dumps(rep.to_dict(), indent=2, default=str).encode()
         )
@@ -105,25 +120,44 @@ def _write_report(
 
 def write_outputs(
     spec: PipelineSpec,
-    kept: pa.Table,
-    rejects: pa.Table,
+    folders: list[Path],
     total: Counters,
     per_step: list[tuple[str, Counters]],
 ) -> tuple[list[Path], list[Path]]:
-    """Write output, rejects, report and token shards; return the output and rejects files."""
-    helpers = [c for c in (DROP_REASON, REJECTED_BY, ROW_LOCATION) if c in kept.column_names]
-    kept = kept.drop_columns(helpers)
+    """Write output, rejects, report and token shards from the finished stages ``folders``
+    (the last one's kept rows, every one's rejected rows), part by part."""
+    last = folders[-1]
+    schema = parts.stage_schema(last)
+    helpers = [c for c in (DROP_REASON, REJECTED_BY, ROW_LOCATION) if c in schema.names]
+    # no schema metadata in outputs: a global pass run by `datasets` leaves its fingerprint
+    out_schema = pa.schema([f for f in schema if f.name not in helpers])
+
+    def kept() -> Iterator[pa.Table]:
+        for t in parts.iter_kept(last, schema):
+            yield t.drop_columns(helpers).replace_schema_metadata(None)
+
     extra = {"counters": total.to_dict(), "steps": [[n, c.to_dict()] for n, c in per_step]}
-    out_files = write_dataset(kept, spec.output, extra)
+    out = spec.output
+    out_files = write_shards(parts.windows(kept(), out.shard_rows, out_schema), out, extra)
     rej_files: list[Path] = []
     if spec.rejects is not None:
-        rej_files = write_dataset(
-            rejects_table(rejects), spec.rejects, {"counters": total.to_dict()}
+        # every rejected row in the one rejects format, all parts on one schema
+        rej_schema = parts.unified_schema(
+            rejects_table(s.empty_table()).schema
+            for f in folders
+            for s in parts.rejected_schemas(f)
+        ).remove_metadata()
+        rejected = (
+            rejects_table(t).replace_schema_metadata(None)
+            for f in folders
+            for t in parts.iter_rejected(f)
         )
+        pieces = parts.windows(rejected, spec.rejects.shard_rows, rej_schema)
+        rej_files = write_shards(pieces, spec.rejects, {"counters": total.to_dict()})
     if spec.report is not None:
-        _write_report(spec.report, kept, total, per_step)
+        _write_report(spec.report, kept, out_schema, total, per_step)
     if spec.tokenize is not None:
-        _tokenize(spec, kept)
+        _tokenize(spec, kept, out_schema)
     return out_files, rej_files
 
 
@@ -147,24 +181,30 @@ def rejects_table(rejects: pa.Table) -> pa.Table:
     return rejects.select([*REJECT_COLUMNS, *rest])
 
 
-def _tokenize(spec: PipelineSpec, kept: pa.Table) -> None:
+def _tokenize(
+    spec: PipelineSpec, kept: Callable[[], Iterator[pa.Table]], schema: pa.Schema
+) -> None:
     from sftdata import tokenize as tk
     from sftdata._contract import SftDataError
 
     t = spec.tokenize
     assert t is not None
-    if t.text_column not in kept.column_names:
+    if t.text_column not in schema.names:
         raise SftDataError(f"tokenize.text_column {t.text_column!r} is not an output column")
-    texts = kept.column(t.text_column).to_pylist()
+
+    def texts() -> Iterator[Any]:
+        for table in kept():
+            yield from table.column(t.text_column).to_pylist()
+
     if t.train is not None:
         opts = dict(t.train)
         tokenizer = tk.train_tokenizer(
-            texts, opts.pop("vocab_size"), **opts, out_dir=t.path / "tokenizer"
+            texts(), opts.pop("vocab_size"), **opts, out_dir=t.path / "tokenizer"
         )
     else:
         tokenizer = tk.load_tokenizer(t.tokenizer)  # type: ignore[arg-type]
     tk.tokenize_corpus(
-        texts,
+        texts(),
         tokenizer,
         block_size=t.block_size,
         out_dir=t.path,

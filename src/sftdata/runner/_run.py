@@ -30,12 +30,13 @@ import pyarrow.parquet as pq
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
 from sftdata.engines._local import concat, local_global, map_table, slices
-from sftdata.runner._apply import TrackedSteps, split_kept
+from sftdata.runner import _parts as parts
+from sftdata.runner._apply import TrackedSteps
+from sftdata.runner._global_stream import run_streamed, streamable
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
-    read_input,
-    read_table,
+    iter_input,
     write_table_atomic,
 )
 from sftdata.runner._output import write_outputs
@@ -83,10 +84,30 @@ class RunResult:
         )
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+class _Bar:
+    """A tqdm bar over rows (with its rate and ETA) that also shows the bytes (Arrow
+    memory of the rows) done so far."""
 
-    return tqdm(total=total, desc=desc, unit="rows", disable=not enabled, dynamic_ncols=True)
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total, desc=desc, unit="rows", disable=not enabled, dynamic_ncols=True
+        )
+        self.bytes = 0
+
+    def update(self, rows: int, nbytes: int = 0) -> None:
+        self.bytes += nbytes
+        if nbytes:
+            self.bar.set_postfix_str(f"{self.bytes / 1e6:,.1f} MB", refresh=False)
+        self.bar.update(rows)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int, desc: str, enabled: bool) -> _Bar:
+    return _Bar(total, desc, enabled)
 
 
 def _done(folder: Path) -> dict[str, Any] | None:
@@ -100,37 +121,30 @@ def _mark_done(folder: Path, info: dict[str, Any]) -> None:
     )
 
 
-def _load_stage(folder: Path) -> tuple[pa.Table, pa.Table]:
-    """A finished stage's ``(kept, rejected)`` rows."""
-    info = _done(folder)
-    assert info is not None
-    table = concat([read_table(folder / p) for p in info["parts"]])
-    kept, rejected = split_kept(table)
-    extra = folder / "rejects.parquet"
-    if extra.exists():
-        rejected = concat([rejected, read_table(extra)])
-    return kept, rejected
-
-
-def _write_parts(folder: Path, table: pa.Table, rows: int) -> list[str]:
-    names = []
-    for i, piece in enumerate(slices(table, rows)):
-        name = f"part-{i:05d}.parquet"
-        write_table_atomic(piece, folder / name)
-        names.append(name)
-    return names
+def _whole_kept(folder: Path) -> pa.Table:
+    """A finished stage's kept rows as one table (global passes and Ray only)."""
+    schema = parts.stage_schema(folder)
+    return next(parts.windows(parts.iter_kept(folder, schema), 1 << 62, schema))
 
 
 def _read_inputs(plan: Plan, folder: Path) -> None:
-    """Read every input (parsing it with its ``parse`` step, if any) into the input stage."""
-    tables, rejects = [], []
+    """Read every input (parsing it with its ``parse`` step, if any) into the input stage,
+    one file at a time, writing parts as they fill."""
+    rejects = []
     parsed: dict[str, int] = {}
+    writer = parts.PartWriter(folder, plan.spec.shard_rows)
+    rows = 0
     for inp, parser in zip(
         plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
     ):
-        for path in inp.paths:
-            label = _label(path, plan.spec.file)
-            table, bad = read_input(path, inp.format, split=inp.split, locations=True, label=label)
+        blocks = (
+            b
+            for p in inp.paths
+            for b in iter_input(
+                p, inp.format, split=inp.split, locations=True, label=_label(p, plan.spec.file)
+            )
+        )
+        for table, bad in blocks:
             if inp.source is not None:
                 table = _with_column(table, "source", inp.source)
                 bad = _with_column(bad, "source", inp.source) if bad.num_rows else bad
@@ -139,19 +153,20 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
                 parsed[name] = parsed.get(name, 0) + table.num_rows
                 fn = TrackedSteps((step,), (name,))
                 table = map_table(fn, table, batch_size=plan.spec.batch_size)
-            tables.append(table)
+            if table.num_columns:
+                writer.add(table)
+            rows += table.num_rows
             rejects.append(bad)
-    table = concat(tables)
     bad_rows = concat(rejects)
-    if table.num_rows + bad_rows.num_rows == 0:
+    if rows + bad_rows.num_rows == 0:
         from sftdata._contract import SftDataError
 
         raise SftDataError("the inputs hold no rows (all files are empty)")
-    parts = _write_parts(folder, table, plan.spec.shard_rows)
+    names = writer.close()
     if bad_rows.num_rows:
         write_table_atomic(bad_rows, folder / "rejects.parquet")
-    rows_in = table.num_rows + bad_rows.num_rows
-    _mark_done(folder, {"parts": parts, "rows_in": rows_in, "parsers": parsed})
+    rows_in = rows + bad_rows.num_rows
+    _mark_done(folder, {"parts": names, "rows_in": rows_in, "parsers": parsed})
 
 
 def _label(path: Path, spec_file: Path) -> str:
@@ -180,13 +195,11 @@ def _complete(part: Path) -> bool:
     return True
 
 
-# The table a forked worker slices its part from (set before the pool forks).
+# What a forked worker needs besides its piece (set before the pool forks).
 _SHARED: dict[str, Any] = {}
 
 
-def _map_part(i: int) -> int:
-    table: pa.Table = _SHARED["table"]
-    piece = table.slice(i * _SHARED["rows"], _SHARED["rows"])
+def _map_part(i: int, piece: pa.Table) -> int:
     out = map_table(_SHARED["fn"], piece, batch_size=_SHARED["batch_size"])
     write_table_atomic(out, _SHARED["folder"] / f"part-{i:05d}.parquet")
     return int(piece.num_rows)
@@ -194,7 +207,7 @@ def _map_part(i: int) -> int:
 
 def _run_map_local(
     stage: Stage,
-    table: pa.Table,
+    prev: Path,
     folder: Path,
     *,
     rows: int,
@@ -203,28 +216,48 @@ def _run_map_local(
     progress: bool,
     reused: list[str],
 ) -> list[str]:
-    n_parts = max(1, -(-table.num_rows // rows))
+    """Part ``i`` maps the previous stage's kept rows ``[i*rows, (i+1)*rows)``, read as a
+    stream of windows; finished parts are skipped, at most ``2 * num_proc`` in flight."""
+    total = parts.kept_count(prev)
+    n_parts = max(1, -(-total // rows))
     names = [f"part-{i:05d}.parquet" for i in range(n_parts)]
-    todo = [i for i, n in enumerate(names) if not _complete(folder / n)]
+    todo = {i for i, n in enumerate(names) if not _complete(folder / n)}
     if len(todo) < n_parts:
         reused.append(f"{stage.label} ({n_parts - len(todo)}/{n_parts} parts)")
-    fn = TrackedSteps(stage.steps, stage.names)
-    _SHARED.update(table=table, rows=rows, fn=fn, folder=folder, batch_size=batch_size)
-    done_rows = table.num_rows - sum(table.slice(i * rows, rows).num_rows for i in todo)
-    bar = _progress(table.num_rows, f"[{stage.index}] {stage.label}", progress)
-    bar.update(done_rows)
+    _SHARED.update(fn=TrackedSteps(stage.steps, stage.names), folder=folder, batch_size=batch_size)
+    schema = parts.stage_schema(prev)
+    bar = _progress(total, f"[{stage.index}] {stage.label}", progress)
+    pieces = enumerate(parts.windows(parts.iter_kept(prev, schema), rows, schema))
     try:
         if num_proc > 1 and len(todo) > 1:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(min(num_proc, len(todo))) as pool:
-                for n in pool.imap_unordered(_map_part, todo):
-                    bar.update(n)
+                pending: list[tuple[Any, int]] = []
+                for i, piece in pieces:
+                    if i not in todo:
+                        bar.update(piece.num_rows, piece.nbytes)
+                        continue
+                    pending.append((pool.apply_async(_map_part, (i, piece)), piece.nbytes))
+                    while len(pending) >= 2 * num_proc:
+                        job, nbytes = pending.pop(0)
+                        bar.update(job.get(), nbytes)
+                for job, nbytes in pending:
+                    bar.update(job.get(), nbytes)
         else:
-            for i in todo:
-                bar.update(_map_part(i))
+            for i, piece in pieces:
+                bar.update(_map_part(i, piece) if i in todo else piece.num_rows, piece.nbytes)
     finally:
         bar.close()
         _SHARED.clear()
+    return names
+
+
+def _write_parts(folder: Path, table: pa.Table, rows: int) -> list[str]:
+    names = []
+    for i, piece in enumerate(slices(table, rows)):
+        name = f"part-{i:05d}.parquet"
+        write_table_atomic(piece, folder / name)
+        names.append(name)
     return names
 
 
@@ -242,7 +275,7 @@ def _run_global(
             kept, rejected = ray_global(name, fn, data)
         else:
             kept, rejected = local_global(fn, data)
-    bar.update(table.num_rows)
+    bar.update(table.num_rows, table.nbytes)
     bar.close()
     if rejected.num_rows:
         if DROP_REASON not in rejected.column_names:  # a pass that forgot the reason
@@ -252,8 +285,8 @@ def _run_global(
         by = pa.array([name] * rejected.num_rows, pa.string())
         rejected = rejected.drop_columns([c for c in (REJECTED_BY,) if c in rejected.column_names])
         write_table_atomic(rejected.append_column(REJECTED_BY, by), folder / "rejects.parquet")
-    parts = _write_parts(folder, kept, plan.spec.shard_rows)
-    _mark_done(folder, {"parts": parts})
+    names = _write_parts(folder, kept, plan.spec.shard_rows)
+    _mark_done(folder, {"parts": names})
 
 
 @contextlib.contextmanager
@@ -274,7 +307,12 @@ def _datasets_bars(enabled: bool) -> Iterator[None]:
 def execute(
     plan: Plan, *, engine: Engine = "local", num_proc: int | None = None, progress: bool = True
 ) -> RunResult:
-    """Run ``plan``; finished work in the plan's work folder is reused."""
+    """Run ``plan``; finished work in the plan's work folder is reused.
+
+    Map stages, ``dedup.exact`` and ``dedup.minhash`` (local engine), the input stage and the outputs
+    stream part by part (:mod:`sftdata.runner._parts`); the other global passes and the
+    Ray engine take the stage's kept rows as one table.
+    """
     spec = plan.spec
     num_proc = num_proc or spec.num_proc
     reused: list[str] = []
@@ -283,38 +321,46 @@ def execute(
         _read_inputs(plan, folder)
     else:
         reused.append("input")
-    kept, rejected = _load_stage(folder)
     info = _done(folder) or {}
     rows_in = int(info["rows_in"])
-    all_rejected = [rejected]
-    per_step = _input_counters(rows_in, info.get("parsers", {}), rejected)
+    per_step = _input_counters(rows_in, info.get("parsers", {}), folder)
+    folders = [folder]
     timings: list[tuple[str, int, float]] = []
     for stage in plan.stages:
-        folder = plan.work_dir / stage_dir_name(stage)
+        prev, folder = folder, plan.work_dir / stage_dir_name(stage)
+        before = parts.kept_count(prev)
         start = time.perf_counter()
         if _done(folder) is not None:
             reused.append(stage.label)
         elif stage.kind == "map":
             folder.mkdir(parents=True, exist_ok=True)
-            parts = _run_stage_map(stage, kept, folder, plan, engine, num_proc, progress, reused)
-            _mark_done(folder, {"parts": parts})
+            names = _run_stage_map(stage, prev, folder, plan, engine, num_proc, progress, reused)
+            _mark_done(folder, {"parts": names})
+        elif engine == "local" and streamable(stage.steps[0]):
+            folder.mkdir(parents=True, exist_ok=True)
+            bar = _progress(before, f"[{stage.index}] {stage.label}", progress)
+            names = run_streamed(
+                stage.steps[0], stage.names[0], prev, folder, rows=spec.shard_rows, bar=bar
+            )
+            bar.close()
+            _mark_done(folder, {"parts": names})
         else:
-            _run_global(stage, kept, folder, plan, engine, progress)
+            _run_global(stage, _whole_kept(prev), folder, plan, engine, progress)
         if stage.label not in reused:
-            timings.append((stage.label, kept.num_rows, time.perf_counter() - start))
-        before = kept.num_rows
-        kept, rejected = _load_stage(folder)
-        all_rejected.append(rejected)
-        per_step += _stage_counters(stage, before, kept.num_rows, rejected)
-    rejects = concat(all_rejected)
-    total = Counters(rows_in, kept.num_rows, _reasons(rejects))
-    out_files, rej_files = write_outputs(spec, kept, rejects, total, per_step)
+            timings.append((stage.label, before, time.perf_counter() - start))
+        after = parts.kept_count(folder)
+        per_step += _stage_counters(
+            stage, before, after, parts.reject_counters(folder, stage.names)
+        )
+        folders.append(folder)
+    total = Counters(rows_in, parts.kept_count(folder), parts.total_reasons(folders).dropped)
+    out_files, rej_files = write_outputs(spec, folders, total, per_step)
     return RunResult(total, per_step, out_files, rej_files, reused, timings)
 
 
 def _run_stage_map(
     stage: Stage,
-    kept: pa.Table,
+    prev: Path,
     folder: Path,
     plan: Plan,
     engine: Engine,
@@ -327,11 +373,11 @@ def _run_stage_map(
         from sftdata.engines import ray_map_table
 
         fn = TrackedSteps(stage.steps, stage.names)
-        out = ray_map_table(fn, kept, batch_size=spec.batch_size)
+        out = ray_map_table(fn, _whole_kept(prev), batch_size=spec.batch_size)
         return _write_parts(folder, out, spec.shard_rows)
     return _run_map_local(
         stage,
-        kept,
+        prev,
         folder,
         rows=spec.shard_rows,
         batch_size=spec.batch_size,
@@ -342,35 +388,26 @@ def _run_stage_map(
 
 
 def _input_counters(
-    rows_in: int, parsed: dict[str, int], rejected: pa.Table
+    rows_in: int, parsed: dict[str, int], folder: Path
 ) -> list[tuple[str, Counters]]:
     """Counts of the input stage: reading, then each input parser."""
-    by = rejected.column(REJECTED_BY).to_pylist() if rejected.num_rows else []
-    reasons = rejected.column(DROP_REASON).to_pylist() if rejected.num_rows else []
+    names = ("input", *parsed)
+    by_name = parts.reject_counters(folder, names)
     out = []
     for name, n in [("input", rows_in), *parsed.items()]:
-        mine = [r for b, r in zip(by, reasons, strict=True) if b == name]
-        c = Counters.from_reasons(mine)
-        out.append((name, Counters(n, n - len(mine), c.dropped)))
+        c = Counters.from_reasons(by_name[name])  # type: ignore[arg-type]
+        out.append((name, Counters(n, n - len(by_name[name]), c.dropped)))
     return out
 
 
-def _reasons(table: pa.Table) -> dict[str, int]:
-    if table.num_rows == 0 or DROP_REASON not in table.column_names:
-        return {}
-    return Counters.from_reasons(table.column(DROP_REASON).to_pylist()).dropped
-
-
 def _stage_counters(
-    stage: Stage, rows_in: int, kept: int, rejected: pa.Table
+    stage: Stage, rows_in: int, kept: int, by_name: dict[str, list[str]]
 ) -> list[tuple[str, Counters]]:
-    by = rejected.column(REJECTED_BY).to_pylist() if rejected.num_rows else []
-    reasons = rejected.column(DROP_REASON).to_pylist() if rejected.num_rows else []
     out = []
     n = rows_in
     for name in stage.names:
-        mine = [r for b, r in zip(by, reasons, strict=True) if b == name]
-        c = Counters.from_reasons(mine)
+        mine = by_name[name]
+        c = Counters.from_reasons(mine)  # type: ignore[arg-type]
         left = kept if stage.kind == "global" else n - len(mine)
         out.append((name, Counters(n, left, c.dropped)))
         n = left
