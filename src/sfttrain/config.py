@@ -286,6 +286,11 @@ def _check_stage(cfg: TrainConfig) -> None:
                 raise ConfigError(f"grpo.rewards[{i}]: expected 'module:function', got {name!r}")
         if g.num_generations < 2:
             raise ConfigError(f"grpo.num_generations: must be >= 2, got {g.num_generations}")
+        if (cfg.batch_size * cfg.grad_accum) % g.num_generations:
+            raise ConfigError(
+                f"grpo.num_generations: batch_size x grad_accum ({cfg.batch_size * cfg.grad_accum}) "
+                f"must be a multiple of it ({g.num_generations})"
+            )
         if g.max_new_tokens <= 0 or g.temperature <= 0 or not 0 < g.top_p <= 1 or g.beta < 0:
             raise ConfigError(
                 "grpo: need max_new_tokens > 0, temperature > 0, 0 < top_p <= 1, beta >= 0"

@@ -79,21 +79,44 @@ def _our_trainer(policy: Any, ref: Any, rows: Any, tokenizer: Any, out: Path, **
     )
 
 
+@pytest.fixture(scope="module")
+def trl_oracle(
+    policy_and_reference: tuple[Any, Any], tiny_tokenizer: Any, tmp_path_factory: Any
+) -> Any:
+    """TRL's DPOTrainer on copies of the same policy and reference (loss options set per test)."""
+    import copy
+
+    import datasets
+    from trl import DPOConfig, DPOTrainer
+
+    from .pairs import PAIRS
+
+    policy, ref = policy_and_reference
+    text = datasets.Dataset.from_list(
+        [{"prompt": p, "chosen": c, "rejected": x} for p, c, x in PAIRS]
+    )
+    args = DPOConfig(
+        output_dir=str(tmp_path_factory.mktemp("trl")), use_cpu=True, report_to="none",
+        max_length=None, bf16=False,
+    )  # fmt: skip
+    return DPOTrainer(
+        model=copy.deepcopy(policy),
+        ref_model=copy.deepcopy(ref),
+        args=args,
+        train_dataset=text,
+        processing_class=tiny_tokenizer,
+    )
+
+
 @pytest.mark.parametrize(
     ("loss_type", "smoothing"), [("sigmoid", 0.0), ("ipo", 0.0), ("hinge", 0.0), ("robust", 0.2)]
 )
 def test_loss_equals_trl_dpo_trainer(
-    loss_type: str, smoothing: float, policy_and_reference: tuple[Any, Any], tiny_tokenizer: Any,
-    tmp_path: Path,
+    loss_type: str, smoothing: float, policy_and_reference: tuple[Any, Any], trl_oracle: Any,
+    tiny_tokenizer: Any, tmp_path: Path,
 ) -> None:  # fmt: skip
     """Property: on the same token ids, our loss equals TRL DPOTrainer's within 1e-5."""
-    import copy
-
-    import datasets
     import torch
-    from trl import DPOConfig, DPOTrainer
-
-    from .pairs import PAIRS
 
     policy, ref = policy_and_reference
     rows = pair_rows(tiny_tokenizer)
@@ -116,22 +139,11 @@ def test_loss_equals_trl_dpo_trainer(
                 "rejected_ids": r["rejected_input_ids"][n:],
             }
         )
-    text = datasets.Dataset.from_list(
-        [{"prompt": p, "chosen": c, "rejected": x} for p, c, x in PAIRS]
-    )
-    args = DPOConfig(
-        output_dir=str(tmp_path / "trl"), loss_type=[loss_type], beta=0.3,
-        label_smoothing=smoothing, use_cpu=True, report_to="none", max_length=None, bf16=False,
-    )  # fmt: skip
-    trl = DPOTrainer(
-        model=copy.deepcopy(policy),
-        ref_model=copy.deepcopy(ref),
-        args=args,
-        train_dataset=text,
-        processing_class=tiny_tokenizer,
-    )
+    trl_oracle.loss_types, trl_oracle.beta = [loss_type], 0.3
+    trl_oracle.label_smoothing = smoothing
     with torch.no_grad():
-        trl_loss = float(trl._compute_loss(trl.model, trl.data_collator(features), False))
+        batch = trl_oracle.data_collator(features)
+        trl_loss = float(trl_oracle._compute_loss(trl_oracle.model, batch, False))
     assert our_loss == pytest.approx(trl_loss, abs=1e-5)
     assert abs(our_loss - math.log(2)) > 1e-3  # a policy that differs from the reference
 
@@ -163,3 +175,23 @@ def test_precomputed_reference_equals_on_the_fly(
         with_ref = trainer.compute_loss(policy, trainer.data_collator(list(cached)))
         live_loss = trainer.compute_loss(policy, batch)
     assert float(with_ref) == pytest.approx(float(live_loss), abs=1e-5)
+
+
+@pytest.mark.parametrize(("stage", "pref"), [("orpo", {"beta": 0.5}), ("kto", {"beta": 0.5})])
+def test_orpo_and_kto_learn_the_pairs(
+    stage: str, pref: dict[str, Any], tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
+) -> None:
+    """Property: ORPO (no reference) and KTO (pairs unpaired) raise the chosen-vs-rejected margin."""
+    from sfttrain import train
+
+    cfg = base_config(
+        tiny_model_dir, tmp_path, stage=stage, method="lora", max_steps=4, logging_steps=1,
+        batch_size=12 if stage == "kto" else 6, preference=pref,  # one batch: every row
+    )  # fmt: skip
+    train(cfg, prepared=Prepared(train=pair_rows(tiny_tokenizer), eval=None))
+    logs = [x for x in _logs(tmp_path) if "loss" in x]
+    gap = [x["rewards/chosen"] - x["rewards/rejected"] for x in logs]
+    assert logs[-1]["loss"] < logs[0]["loss"]
+    assert gap[-1] > gap[0]
+    if stage == "kto":
+        assert logs[0]["loss"] == pytest.approx(0.5, abs=1e-5)  # policy == reference

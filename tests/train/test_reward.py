@@ -29,9 +29,8 @@ def _pairs(questions: list[str], *, swap: bool = False) -> list[tuple[str, str, 
     return [(q, BAD, GOOD) if swap else (q, GOOD, BAD) for q in questions]
 
 
-@pytest.mark.parametrize("method", ["full", "lora"])
 def test_reward_model_separates_held_out_pairs(
-    method: str, tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
+    tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
 ) -> None:
     """Property: pairwise accuracy on held-out pairs goes from <= 0.5 to above 0.9."""
     from transformers import set_seed
@@ -39,10 +38,9 @@ def test_reward_model_separates_held_out_pairs(
     from sfttrain import train
     from sfttrain._reward import load_reward_for_inference, load_reward_model, pairwise_accuracy
 
-    lr = 1e-3 if method == "full" else 1e-2
     cfg = base_config(
-        tiny_model_dir, tmp_path, stage="reward", method=method, max_steps=8, batch_size=5,
-        learning_rate=lr, eval_steps=8, eval_files=["unused.jsonl"], logging_steps=4,
+        tiny_model_dir, tmp_path, stage="reward", method="lora", max_steps=8, batch_size=5,
+        learning_rate=1e-2, eval_steps=8, eval_files=["unused.jsonl"], logging_steps=4,
     )  # fmt: skip
     # the untrained head ranks every pair alike; label the pairs so that it starts wrong
     set_seed(cfg.seed)
