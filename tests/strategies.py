@@ -81,3 +81,31 @@ json_like: st.SearchStrategy[Any] = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+# --- preference pairs ---------------------------------------------------------------
+
+
+@st.composite
+def answers(draw: st.DrawFn, *, text: st.SearchStrategy[str] = content) -> list[dict[str, str]]:
+    """Answer turns of a preference pair: one assistant turn, sometimes a tool round-trip first."""
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        return [
+            {"role": "assistant", "content": draw(text)},
+            {"role": "tool", "content": draw(text)},
+            {"role": "assistant", "content": draw(text)},
+        ]
+    return [{"role": "assistant", "content": draw(text)}]
+
+
+@st.composite
+def preference_rows(
+    draw: st.DrawFn, *, max_turns: int = 3, text: st.SearchStrategy[str] = content
+) -> dict[str, list[dict[str, str]]]:
+    """A canonical preference row: a prompt ending with a user turn and two answers."""
+    prompt = draw(conversations(max_turns=max_turns, text=text))[:-1]
+    return {
+        "prompt": prompt,
+        "chosen": draw(answers(text=text)),
+        "rejected": draw(answers(text=text)),
+    }

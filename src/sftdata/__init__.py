@@ -40,6 +40,7 @@ _SUBMODULES = (
     "tokenize",
     "engines",
     "runner",
+    "preference",
 )
 _LAZY_NAMES = {
     "encode": "sftdata.encode._encode",
@@ -52,6 +53,9 @@ _LAZY_NAMES = {
     "PackStats": "sftdata.encode._pack",
     "view": "sftdata.encode",
     "mix": "sftdata.stats",
+    # preference pairs (issue 11)
+    "encode_preference": "sftdata.preference._encode",
+    "EncodePreference": "sftdata.preference._encode",
 }
 
 # ``sftdata.encode`` is both the encoder's package and the public function ``sd.encode``.

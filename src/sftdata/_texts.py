@@ -21,6 +21,21 @@ bad rows into rejects instead of raising:
 >>> map_texts(batch, str.strip, step="demo")["messages"]
 [[{'role': 'user', 'content': 'q'}]]
 
+A *preference* batch (``prompt`` / ``chosen`` / ``rejected`` message columns, no
+``text`` or ``messages``) is a third shape: a text step decorated with
+:func:`over_preference_rows` reads all three columns of each row as one list of
+messages (prompt, then chosen, then rejected) and writes each part back; with
+``column="prompt"`` (or ``chosen`` / ``rejected``) it reads that one column:
+
+>>> @over_preference_rows
+... def upper(self, batch):
+...     return map_texts(batch, str.upper, step="demo", column=self.column)
+>>> class Step: column = "auto"
+>>> out = upper(Step(), {"prompt": [[{"role": "user", "content": "q"}]],
+...     "chosen": [[{"role": "assistant", "content": "a"}]], "rejected": [[]]})
+>>> out["prompt"], out["chosen"], out["rejected"]
+([[{'role': 'user', 'content': 'Q'}]], [[{'role': 'assistant', 'content': 'A'}]], [[]])
+
 The reasons of a bad row come from ``step``: a step name gives
 ``<step>.bad_text`` / ``<step>.bad_messages`` / ``<step>.bad_content:<i>``; a
 :class:`BadRow` spells the three codes out (``sd.safety`` uses ``safety.not_text`` /
@@ -32,14 +47,19 @@ The reasons of a bad row come from ``step``: a step name gives
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from sftdata._batch import batch_len, drop_reasons, map_kept
 from sftdata._contract import DROP_REASON, MESSAGES, TEXT, Batch, RowError, SftDataError
 
-Column = Literal["auto", "text", "messages"]
-COLUMNS: tuple[str, ...] = ("auto", "text", "messages")
+Column = Literal["auto", "text", "messages", "prompt", "chosen", "rejected"]
+#: The message columns of a preference row (see :mod:`sftdata.preference`).
+PREFERENCE_COLUMNS: tuple[str, ...] = ("prompt", "chosen", "rejected")
+#: Every column that holds a list of messages.
+MESSAGE_COLUMNS: tuple[str, ...] = (MESSAGES, *PREFERENCE_COLUMNS)
+COLUMNS: tuple[str, ...] = ("auto", TEXT, *MESSAGE_COLUMNS)
 
 
 class BadRow(NamedTuple):
@@ -67,11 +87,17 @@ class BadRow(NamedTuple):
 def check_column(column: str, *, what: str = "column") -> None:
     """Raise :class:`SftDataError` (naming ``what``) unless ``column`` is in :data:`COLUMNS`."""
     if column not in COLUMNS:
-        raise SftDataError(f"{what} must be auto|text|messages, got {column!r}")
+        raise SftDataError(f"{what} must be one of {'|'.join(COLUMNS)}, got {column!r}")
+
+
+def is_preference_batch(batch: Mapping[str, Any]) -> bool:
+    """``prompt``, ``chosen`` and ``rejected`` columns, and neither ``text`` nor ``messages``."""
+    return all(c in batch for c in PREFERENCE_COLUMNS) and not (MESSAGES in batch or TEXT in batch)
 
 
 def pick_column(batch: Mapping[str, Any], column: Column | str = "auto") -> str:
-    """The column a text step works on: ``messages`` if present, else ``text``.
+    """The column a text step works on: ``messages`` if present, else ``text``; in a
+    preference batch, ``prompt`` (what identifies a pair: dedup reads it).
 
     Raises :class:`SftDataError` naming the columns found when the column is missing.
 
@@ -85,7 +111,53 @@ def pick_column(batch: Mapping[str, Any], column: Column | str = "auto") -> str:
     for name in (MESSAGES, TEXT):
         if name in batch:
             return name
-    raise SftDataError(f"a text step needs a 'text' or 'messages' column; got {sorted(batch)}")
+    if is_preference_batch(batch):
+        return PREFERENCE_COLUMNS[0]
+    raise SftDataError(
+        "a text step needs a 'text' or 'messages' column (or a preference row's 'prompt', "
+        f"'chosen', 'rejected'); got {sorted(batch)}"
+    )
+
+
+_Step = TypeVar("_Step")
+
+
+def over_preference_rows(call: Callable[[_Step, Batch], Batch]) -> Callable[[_Step, Batch], Batch]:
+    """Decorate a text step's ``__call__`` so that, with ``column="auto"``, it reads a
+    preference batch as one ``messages`` list per row (prompt + chosen + rejected) and
+    writes the three parts back; any other batch goes to ``call`` unchanged. Message
+    indices the step reports (PII spans) count through that joined list."""
+
+    @functools.wraps(call)
+    def wrapper(self: _Step, batch: Batch) -> Batch:
+        if getattr(self, "column", "auto") != "auto" or not is_preference_batch(batch):
+            return call(self, batch)
+        return _on_joined(batch, lambda joined: call(self, joined))
+
+    return wrapper
+
+
+def _on_joined(batch: Batch, run: Callable[[Batch], Batch]) -> Batch:
+    joined: list[Any] = []
+    sizes: list[tuple[int, int] | None] = []
+    for parts in zip(*(batch[c] for c in PREFERENCE_COLUMNS), strict=True):
+        if all(isinstance(p, list) for p in parts):
+            joined.append([m for p in parts for m in p])
+            sizes.append((len(parts[0]), len(parts[0]) + len(parts[1])))
+        else:  # the first part that is not a list: the step rejects it with its reason
+            joined.append(next(p for p in parts if not isinstance(p, list)))
+            sizes.append(None)
+    out = dict(run({**batch, MESSAGES: joined}))
+    merged = out.pop(MESSAGES)
+    columns = {c: list(out[c]) for c in PREFERENCE_COLUMNS}
+    for i, cut in enumerate(sizes):
+        msgs = merged[i]
+        if cut is None or not isinstance(msgs, list) or len(msgs) != len(joined[i]):
+            continue
+        a, b = cut
+        for c, part in zip(PREFERENCE_COLUMNS, (msgs[:a], msgs[a:b], msgs[b:]), strict=True):
+            columns[c][i] = part
+    return {**out, **columns}
 
 
 def _check_text(value: Any, bad: BadRow) -> str:

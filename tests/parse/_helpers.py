@@ -81,6 +81,31 @@ def _preference_row(conv: list[dict[str, str]]) -> dict[str, Any]:
     }
 
 
+def kept_output_ok(column: str, value: Any) -> bool:
+    """A kept row's output column holds what the contract says: messages (a preference
+    side: its answer turns only), or a score."""
+    if column in ("score_chosen", "score_rejected"):
+        return isinstance(value, float)
+    if column in ("chosen", "rejected"):
+        return sd.preference.check_answer(value, column) == value
+    return sd.validate_messages(value, require_assistant=column != "prompt") == value
+
+
+def _hh_row(conv: list[dict[str, str]]) -> dict[str, Any]:
+    names = {"user": "Human", "assistant": "Assistant"}
+    body = "".join(f"\n\n{names[m['role']]}: {m['content']}" for m in conv if m["role"] in names)
+    return {"chosen": body, "rejected": body + " (not this)"}
+
+
+def _uf_row(conv: list[dict[str, str]]) -> dict[str, Any]:
+    text = conv[-1]["content"]
+    scores = [7, 3, 5, 3]
+    return {
+        "prompt": conv[:-1],
+        "completions": [{"response": text + str(s), "overall_score": s} for s in scores],
+    }
+
+
 def _turns(keys: dict[str, Any], max_size: int = 4) -> Any:
     turn = st.one_of(st.fixed_dictionaries({}, optional=keys), json_like)
     return st.one_of(st.lists(turn, max_size=max_size), json_like)
@@ -97,6 +122,16 @@ text_parts = st.lists(
 )
 chat = _turns({"role": roles, "content": st.one_of(content, text_parts, json_like)})
 side = st.one_of(content, chat, st.fixed_dictionaries({"role": roles, "content": content}))
+hh_text = st.lists(
+    st.tuples(st.sampled_from(["\n\nHuman: ", "\n\nAssistant: ", "Human:", "\n\n"]), content)
+).map(lambda ts: "".join(m + c for m, c in ts))
+completion = st.one_of(
+    json_like,
+    st.fixed_dictionaries(
+        {"response": content},
+        optional={"overall_score": st.one_of(st.integers(0, 3), json_like), "score": json_like},
+    ),
+)
 
 PARSERS = [
     Parser(
@@ -183,6 +218,34 @@ PARSERS = [
             _valid(_preference_row),
         ),
         "preference.jsonl",
+    ),
+    Parser(
+        "anthropic_hh",
+        sd.parse.anthropic_hh,
+        sd.parse.AnthropicHH(),
+        st.one_of(
+            _row(
+                {
+                    "chosen": st.one_of(text_or_junk, hh_text),
+                    "rejected": st.one_of(text_or_junk, hh_text),
+                }
+            ),
+            _valid(_hh_row),
+        ),
+        "preference_hh.jsonl",
+    ),
+    Parser(
+        "ultrafeedback",
+        sd.parse.ultrafeedback,
+        sd.parse.UltraFeedback(),
+        st.one_of(
+            _row(
+                {"completions": st.one_of(json_like, st.lists(completion, max_size=4))},
+                {"prompt": st.one_of(content, chat), "instruction": text_or_junk},
+            ),
+            _valid(_uf_row),
+        ),
+        "preference_ultrafeedback.jsonl",
     ),
 ]
 PARSER_IDS = [p.name for p in PARSERS]

@@ -13,7 +13,7 @@ import pytest
 from datasets.fingerprint import Hasher
 
 import sftdata as sd
-from tests.parse._helpers import load_fixture
+from tests.parse._helpers import kept_output_ok, load_fixture
 
 # (fixture, step): every step on a fixture it can read, mixing kept and rejected rows.
 CASES = [
@@ -27,6 +27,8 @@ CASES = [
     ("xtuner.jsonl", sd.parse.XTuner()),
     ("preference.jsonl", sd.parse.Preference()),
     ("preference_chat.jsonl", sd.parse.Preference()),
+    ("preference_hh.jsonl", sd.parse.AnthropicHH()),
+    ("preference_ultrafeedback.jsonl", sd.parse.UltraFeedback(binarize="best_vs_random", seed=1)),
 ]
 IDS = [f"{type(step).__name__}-{name}" for name, step in CASES]
 
@@ -51,12 +53,12 @@ def test_map_is_batch_size_invariant_and_conserves_rows(fixture, step):
     kept, rejected = sd.split_rejects(out)
     assert len(kept) + len(rejected) == len(out) >= len(ds)
     assert len(kept) > 0 and len(rejected) > 0  # each fixture mixes both
-    assert all(r.startswith("parse.") for r in rejected["drop_reason"])
+    assert all(r.startswith(("parse.", "preference.")) for r in rejected["drop_reason"])
     assert all(isinstance(r, str) and json.loads(r) for r in rejected["raw"])
     assert all(r is None for r in kept["raw"])
     for column in step.OUTPUTS:
-        for msgs in kept[column]:
-            assert sd.validate_messages(msgs, require_assistant=column != "prompt") == msgs
+        for value in kept[column]:
+            assert kept_output_ok(column, value)
 
 
 @pytest.mark.parametrize(("fixture", "step"), CASES, ids=IDS)

@@ -7,7 +7,15 @@ import importlib
 
 import pytest
 
-MODULES = ["_common", "_oasst1", "_simple", "_sharegpt", "_xtuner", "_preference"]
+MODULES = [
+    "_common",
+    "_oasst1",
+    "_simple",
+    "_sharegpt",
+    "_xtuner",
+    "_preference",
+    "_preference_sources",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

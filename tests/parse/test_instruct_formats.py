@@ -166,39 +166,157 @@ def test_preference_fixture_rows():
     hi = U("Say hi.")
     kind = [{"role": "system", "content": "Be kind."}, U("Rate my poem.")]
     assert got == [
-        {"prompt": [italy], "chosen": [italy, A("Rome.")], "rejected": [italy, A("Milan.")]},
-        "parse.identical_pair",
+        {"prompt": [italy], "chosen": [A("Rome.")], "rejected": [A("Milan.")]},
+        "preference.identical",
         "parse.missing_field:rejected",
-        {"prompt": [fruit], "chosen": [fruit, A("An apple.")], "rejected": [fruit, A("A carrot.")]},
-        {"prompt": [hi], "chosen": [hi, A("Hi!")], "rejected": [hi, A("No.")]},
-        {
-            "prompt": kind,
-            "chosen": [*kind, A("It has lovely imagery.")],
-            "rejected": [*kind, A("Bad.")],
-        },
+        {"prompt": [fruit], "chosen": [A("An apple.")], "rejected": [A("A carrot.")]},
+        {"prompt": [hi], "chosen": [A("Hi!")], "rejected": [A("No.")]},
+        {"prompt": kind, "chosen": [A("It has lovely imagery.")], "rejected": [A("Bad.")]},
         "parse.missing_field:prompt",
     ]
 
 
-def _pref_outcome(row):
+def _pref_outcome(row, fn=sd.parse.preference):
     try:
-        return sd.parse.preference(row)
+        return fn(row)
     except sd.RowError as e:
         return e.reason
 
 
 @settings(max_examples=30)
 @given(conversations(text=content), content, content)
-def test_preference_full_conversations_share_the_prompt(conv, good, bad):
-    """chosen and rejected both start with exactly the prompt, which ends with a user turn."""
+def test_preference_rows_are_canonical_whatever_the_input_shape(conv, good, bad):
+    """Explicit (strings), explicit (answer lists), full conversations and TRL's implicit
+    prompt all give the same canonical row: the prompt, then the answer turns only."""
     prompt = conv[:-1]
     try:
         out = sd.parse.preference({"messages": prompt, "chosen": good, "rejected": bad})
     except sd.RowError as e:
-        assert good == bad and e.reason == "parse.identical_pair"
+        assert good == bad and e.reason == "preference.identical"
         return
     assert out["prompt"] == prompt and prompt[-1]["role"] == "user"
-    assert out["chosen"] == [*prompt, A(good)] and out["rejected"] == [*prompt, A(bad)]
-    # the same pair given as full conversations parses to the same row
-    again = sd.parse.preference({"chosen": out["chosen"], "rejected": out["rejected"]})
-    assert again == out
+    assert out["chosen"] == [A(good)] and out["rejected"] == [A(bad)]
+    full = {"chosen": [*prompt, A(good)], "rejected": [*prompt, A(bad)]}
+    assert sd.parse.preference(full) == out  # TRL's implicit prompt
+    assert sd.parse.preference({"prompt": prompt, **full}) == out
+    assert sd.parse.preference({"prompt": prompt, "chosen": [A(good)], "rejected": [A(bad)]}) == out
+
+
+def test_preference_answers_must_be_answer_turns():
+    """A side that adds nothing, goes on with a user turn or ends on a tool turn is rejected."""
+    p = [U("q")]
+    tool = {"role": "tool", "content": "42"}
+    cases = [
+        ({"prompt": p, "chosen": p, "rejected": "x"}, "parse.no_answer"),
+        (
+            {"prompt": p, "chosen": [A("a"), U("more?"), A("b")], "rejected": "x"},
+            "parse.bad_answer",
+        ),
+        ({"prompt": p, "chosen": [A("call"), tool], "rejected": "x"}, "parse.bad_answer"),
+        ({"prompt": [U("q"), A("a")], "chosen": "x", "rejected": "y"}, "parse.bad_prompt"),
+    ]
+    assert [_pref_outcome(row) for row, _ in cases] == [reason for _, reason in cases]
+    ok = sd.parse.preference(
+        {"prompt": p, "chosen": [A("call"), tool, A("It is 42.")], "rejected": "x"}
+    )
+    assert ok["chosen"] == [A("call"), tool, A("It is 42.")]
+
+
+def test_preference_step_carries_scores_and_ids():
+    """score_chosen / score_rejected and id travel with the row, untouched."""
+    batch = {
+        "id": [1],
+        "prompt": ["q"],
+        "chosen": ["a"],
+        "rejected": ["b"],
+        "score_chosen": [0.9],
+        "score_rejected": [0.1],
+    }
+    out = sd.parse.Preference()(batch)
+    assert (out["id"], out["score_chosen"], out["score_rejected"]) == ([1], [0.9], [0.1])
+
+
+def test_anthropic_hh_fixture_rows():
+    """Real-looking HH transcripts: single and multi-turn, and the malformed ones with reasons."""
+    got = [_pref_outcome(r, sd.parse.anthropic_hh) for r in _rows("preference_hh.jsonl")]
+    sleep = U("What is a good way to fall asleep faster?")
+    assert got[0] == {
+        "prompt": [sleep],
+        "chosen": [
+            A(
+                "Keep a regular bedtime, avoid screens for an hour before bed, and keep the room cool and dark."
+            )
+        ],
+        "rejected": [A("Just stay up until you pass out.")],
+    }
+    note = [
+        U("Can you help me write a birthday note for my sister?"),
+        A("Of course. How old is she turning?"),
+        U("Thirty."),
+    ]
+    assert got[1]["prompt"] == note and got[1]["rejected"] == [A("Happy birthday.")]
+    assert got[3]["chosen"] == [A("That still parses.")]
+    assert got[2:3] + got[4:] == [
+        "preference.identical",
+        "parse.malformed",
+        "parse.bad_order:1",
+        "parse.missing_field:rejected",
+    ]
+
+
+def test_hh_words_inside_a_turn_stay_content():
+    """ "Human:" not opening the text nor after a blank line is content, not a new turn."""
+    row = {
+        "chosen": "\n\nHuman: Quote: Human: yes\n\nAssistant: ok",
+        "rejected": "\n\nHuman: Quote: Human: yes\n\nAssistant: no",
+    }
+    assert sd.parse.anthropic_hh(row)["prompt"] == [U("Quote: Human: yes")]
+
+
+def test_ultrafeedback_fixture_rows_best_vs_worst():
+    """Best against worst with scores; ties, too few ratings and broken rows rejected with reasons."""
+    rows = _rows("preference_ultrafeedback.jsonl")
+    got = [_pref_outcome(r, sd.parse.ultrafeedback) for r in rows]
+    assert got[0] == {
+        "prompt": [U("Name three primary colours.")],
+        "chosen": [A("Red, yellow and blue.")],
+        "rejected": [A("Green.")],
+        "score_chosen": 8.5,
+        "score_rejected": 2.0,
+    }
+    assert got[1]["rejected"] == [A("Buongiorno.")]
+    assert got[4]["prompt"][0] == {"role": "system", "content": "Be precise."}
+    assert got[4]["rejected"] == [A("Yes, clearly.")]  # the first of two equally worst
+    assert [got[i] for i in (2, 3, 5, 6)] == [
+        "preference.tie",
+        "parse.too_few_completions",
+        "parse.missing_field:prompt",
+        "parse.bad_field:completions",
+    ]
+
+
+@settings(max_examples=30)
+@given(
+    scores=st.lists(st.integers(0, 5), min_size=2, max_size=6),
+    seed=st.integers(0, 2**32),
+    prompt=st.text(max_size=8),
+)
+def test_ultrafeedback_best_vs_random_draws_below_the_best_and_is_reproducible(
+    scores, seed, prompt
+):
+    """best_vs_random: chosen has the top score, rejected a lower one drawn by (seed, prompt)
+    alone: the same row gives the same pair in any batch; all-equal scores are a tie."""
+    row = {
+        "prompt": prompt,
+        "completions": [{"response": f"r{i}", "score": s} for i, s in enumerate(scores)],
+    }
+    step = sd.parse.UltraFeedback(binarize="best_vs_random", seed=seed)
+    if len(set(scores)) == 1:
+        assert step({k: [v] for k, v in row.items()})["drop_reason"] == ["preference.tie"]
+        return
+    out = sd.parse.ultrafeedback(row, binarize="best_vs_random", seed=seed)
+    assert out["score_chosen"] == max(scores) > out["score_rejected"]
+    assert out["chosen"] == [A(f"r{scores.index(max(scores))}")]
+    batch = {k: [v, v] for k, v in row.items()}
+    again = step(batch)
+    assert again["rejected"] == [out["rejected"]] * 2

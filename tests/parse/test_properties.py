@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import sftdata as sd
 from sftdata._batch import iter_rows, rows_to_batch
-from tests.parse._helpers import PARSER_IDS, PARSERS, Parser
+from tests.parse._helpers import PARSER_IDS, PARSERS, Parser, kept_output_ok
 from tests.strategies import json_like
 
 pytestmark = pytest.mark.parametrize("parser", PARSERS, ids=PARSER_IDS)
@@ -27,12 +27,13 @@ def _missing(parser: Parser, batch: dict) -> list[str]:
 @settings(max_examples=25)
 @given(data=st.data())
 def test_row_function_raises_only_row_errors(parser, data):
-    """On arbitrary JSON-like input, a row function returns or raises RowError with a parse.* reason."""
+    """On arbitrary JSON-like input, a row function returns or raises RowError with a parse.*
+    (or, for preference pairs, preference.*) reason."""
     row = data.draw(st.one_of(json_like, parser.rows))
     try:
         out = parser.row_fn(row)
     except sd.RowError as e:
-        assert e.reason.startswith("parse.") and " " not in e.reason
+        assert e.reason.startswith(("parse.", "preference.")) and " " not in e.reason
         assert len(e.reason) < 80
     else:
         assert set(out) == set(_outputs(parser))
@@ -41,16 +42,15 @@ def test_row_function_raises_only_row_errors(parser, data):
 @settings(max_examples=120)  # few drawn rows parse (alpaca ~18%): draw enough to check many
 @given(data=st.data())
 def test_kept_rows_satisfy_the_contract(parser, data):
-    """Whatever a row function returns validates unchanged as contract messages."""
+    """Whatever a row function returns validates unchanged as contract messages
+    (a preference side as answer turns)."""
     row = data.draw(parser.rows)
     try:
         out = parser.row_fn(row)
     except sd.RowError:
         return
     for column in _outputs(parser):
-        assert (
-            sd.validate_messages(out[column], require_assistant=column != "prompt") == out[column]
-        )
+        assert kept_output_ok(column, out[column])
 
 
 @settings(max_examples=15)
@@ -70,6 +70,7 @@ def test_step_keeps_every_row_with_reason_or_messages(parser, data):
             expected, reason = parser.row_fn(row), None
         except sd.RowError as e:
             expected, reason = {c: [] for c in _outputs(parser)}, e.reason
+            expected.update({c: None for c in ("score_chosen", "score_rejected") if c in expected})
         assert got["drop_reason"] == reason
         assert {c: got[c] for c in _outputs(parser)} == expected
         if reason is None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sftdata._contract import Batch, RowError, SftDataError
-from sftdata._texts import Column, check_column, map_texts, step_features
+from sftdata._texts import Column, check_column, map_texts, over_preference_rows, step_features
 from sftdata.clean._ftfy_fast import SURROGATES, Normalization, ftfy_fix
 
 #: Upper bound on repeated passes (each pass is a no-op scan once the text is clean).
@@ -203,6 +203,7 @@ class FixText:
         """Output ``datasets.Features``: the input's plus ``drop_reason`` (see ``sd.apply``)."""
         return step_features(input_features)
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         return map_texts(batch, self.fix, step="clean", column=self.column, roles=self.roles)
 

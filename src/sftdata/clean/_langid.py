@@ -26,7 +26,14 @@ from typing import Any
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
-from sftdata._texts import Column, check_column, pick_column, row_texts, step_features
+from sftdata._texts import (
+    Column,
+    check_column,
+    over_preference_rows,
+    pick_column,
+    row_texts,
+    step_features,
+)
 
 Detector = Callable[[str], tuple[str, float]]
 UNDETERMINED = "und"
@@ -111,6 +118,7 @@ class LangId:
         }
         return step_features(input_features, extra)
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         name = pick_column(batch, self.column)
         out: Batch = dict(batch)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sftdata._contract import Batch, SftDataError
-from sftdata._texts import Column, check_column, judge_texts, step_features
+from sftdata._texts import Column, check_column, judge_texts, over_preference_rows, step_features
 
 #: Gopher's English stop words (a document must hold at least two of them).
 GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
@@ -139,6 +139,7 @@ class QualityFilter:
         """Output ``datasets.Features``: the input's plus ``drop_reason`` (see ``sd.apply``)."""
         return step_features(input_features)
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         langs = batch.get(self.language_column)
 

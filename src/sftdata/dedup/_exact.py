@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
-from sftdata._contract import DROP_REASON, MESSAGES, Batch, RowError
+from sftdata._contract import DROP_REASON, Batch, RowError
+from sftdata._texts import MESSAGE_COLUMNS
 from sftdata.dedup._apply import (
     DUP_OF,
     as_input,
@@ -64,7 +65,7 @@ class ExactKeys:
 
     def key(self, value: Any) -> bytes:
         """The key of one cell; raises :class:`RowError` for an unusable value."""
-        if self.column == MESSAGES:
+        if self.column in MESSAGE_COLUMNS:
             if not isinstance(value, list):
                 raise RowError("dedup.bad_messages", "messages must be a list")
             turns = [

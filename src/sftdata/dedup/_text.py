@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 import regex
 
-from sftdata._contract import MESSAGES, TEXT, RowError
+from sftdata._contract import TEXT, RowError
+from sftdata._texts import MESSAGE_COLUMNS
 from sftdata._texts import pick_column as step_column
 
 UnicodeForm = Literal["NFC", "NFKC", "NFD", "NFKD"]
@@ -148,7 +149,7 @@ def document_text(
     'user: Hi'
     """
     value = row.get(column)
-    if column != MESSAGES:
+    if column not in MESSAGE_COLUMNS:
         if not isinstance(value, str):
             raise RowError(
                 f"dedup.bad_{column}", f"column {column!r} must be str, got {type(value).__name__}"

@@ -232,10 +232,24 @@ class PlanCache:
     raises the same :class:`RowError`. Rows the fast path cannot key (not a list of
     ``{"role": str, "content": str}`` dicts) and any other template (a jinja one
     renders content-dependent text) go through ``template.segments``.
+
+    With ``generation_prompt=True`` a conversation is rendered with the template's
+    generation prompt (``segments(messages, add_generation_prompt=True)``) and needs no
+    assistant turn (``last`` is ``-1``: only ``loss_on="all"`` trains anything): the
+    plans of prompts waiting for an answer.
     """
 
-    def __init__(self, template: Any, *, loss_on: str, eos: bool, bos: str | None) -> None:
+    def __init__(
+        self,
+        template: Any,
+        *,
+        loss_on: str,
+        eos: bool,
+        bos: str | None,
+        generation_prompt: bool = False,
+    ) -> None:
         self.template, self.loss_on, self.eos, self.bos = template, loss_on, eos, bos
+        self.generation_prompt = generation_prompt
         self._shapes: dict[
             tuple[Any, ...], tuple[Program, tuple[_Fill, ...]] | RowError | None
         ] = {}
@@ -288,8 +302,9 @@ class PlanCache:
         return Row(program, words, partial)
 
     def slow_plan(self, messages: Any) -> Plan:
-        segments = self.template.segments(messages)  # validates the conversation
-        last = last_assistant(messages)
+        # validates the conversation
+        segments = self.template.segments(messages, add_generation_prompt=self.generation_prompt)
+        last = -1 if self.generation_prompt else last_assistant(messages)
         return plan_segments(segments, loss_on=self.loss_on, last=last, eos=self.eos, bos=self.bos)
 
     def _compile(self, key: tuple[Any, ...]) -> tuple[Program, tuple[_Fill, ...]] | RowError | None:
@@ -298,8 +313,8 @@ class PlanCache:
         shape = [{"role": r, "content": marks[s]} for r, s in zip(roles, states, strict=True)]
         compiled: tuple[Program, tuple[_Fill, ...]] | RowError | None
         try:
-            segments = self.template.segments(shape)
-            last = last_assistant(shape)
+            segments = self.template.segments(shape, add_generation_prompt=self.generation_prompt)
+            last = -1 if self.generation_prompt else last_assistant(shape)
         except RowError as e:
             compiled = e
         else:

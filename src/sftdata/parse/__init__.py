@@ -26,7 +26,13 @@ openai         messages: [{role, content}]               messages
 xtuner         conversation: [{system, input, output}]   messages
 to_xtuner      messages                                  conversation
 preference     prompt | messages, chosen, rejected       prompt, chosen, rejected
+anthropic_hh   chosen, rejected (HH transcripts)         prompt, chosen, rejected
+ultrafeedback  prompt | instruction, completions         prompt, chosen, rejected, scores
 =============  ========================================  =================================
+
+The preference parsers write the canonical preference row: ``prompt`` ends with a user
+turn, ``chosen`` / ``rejected`` hold the answer turn(s) only (see
+:mod:`sftdata.preference`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ from __future__ import annotations
 from sftdata.parse._common import KEEP_COLUMNS, RAW
 from sftdata.parse._oasst1 import Oasst1, oasst1
 from sftdata.parse._preference import Preference, preference
+from sftdata.parse._preference_sources import (
+    AnthropicHH,
+    UltraFeedback,
+    anthropic_hh,
+    ultrafeedback,
+)
 from sftdata.parse._sharegpt import SHAREGPT_ROLES, OpenAI, ShareGPT, openai, sharegpt
 from sftdata.parse._simple import Alpaca, Dolly, alpaca, dolly
 from sftdata.parse._xtuner import ToXTuner, XTuner, to_xtuner, xtuner
@@ -43,19 +55,23 @@ __all__ = [
     "RAW",
     "SHAREGPT_ROLES",
     "Alpaca",
+    "AnthropicHH",
     "Dolly",
     "Oasst1",
     "OpenAI",
     "Preference",
     "ShareGPT",
     "ToXTuner",
+    "UltraFeedback",
     "XTuner",
     "alpaca",
+    "anthropic_hh",
     "dolly",
     "oasst1",
     "openai",
     "preference",
     "sharegpt",
     "to_xtuner",
+    "ultrafeedback",
     "xtuner",
 ]

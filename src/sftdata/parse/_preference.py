@@ -1,4 +1,16 @@
-"""Preference (DPO-style) rows: one prompt, a chosen and a rejected answer."""
+"""Preference rows (DPO-style): one prompt, a chosen and a rejected answer.
+
+Every preference parser writes the canonical row (see :mod:`sftdata.preference`)::
+
+    prompt     [system?, user, ..., user]        ends with a user turn
+    chosen     [assistant, (tool, assistant)*]   the answer turn(s) only
+    rejected   [assistant, ...]                  the answer turn(s) only
+
+This module reads the explicit ``{prompt, chosen, rejected}`` shape (strings or message
+lists) and TRL's implicit-prompt shape (two full conversations, no prompt);
+:mod:`sftdata.parse._preference_sources` reads Anthropic HH transcripts and
+UltraFeedback-style rated completions.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +23,13 @@ from sftdata.parse._common import KEEP_COLUMNS, ParseStep, as_row, check_keep, c
 
 PreferenceRow = dict[str, list[Message]]
 
+#: Columns a preference parser step copies through when present: the usual ones and
+#: the pair's optional scores.
+PREFERENCE_KEEP: tuple[str, ...] = (*KEEP_COLUMNS, "score_chosen", "score_rejected")
+
 
 def preference(row: Mapping[str, Any]) -> PreferenceRow:
-    """Parse one preference row into ``{"prompt", "chosen", "rejected"}``.
-
-    Output layout: ``prompt`` is the shared conversation up to and including the last
-    user turn; ``chosen`` and ``rejected`` are each a *full* conversation that starts
-    with exactly ``prompt`` and goes on with assistant (or tool) turns. The completion
-    alone is ``chosen[len(prompt):]``.
+    """Parse one preference row into the canonical ``{"prompt", "chosen", "rejected"}``.
 
     Accepted input shapes:
 
@@ -26,25 +37,38 @@ def preference(row: Mapping[str, Any]) -> PreferenceRow:
       message list) in its place;
     - ``chosen`` / ``rejected`` as a string (one assistant turn), one message dict, a
       message list continuing the prompt, or a full conversation starting with it;
-    - no prompt at all: ``chosen`` and ``rejected`` are full conversations and the
-      prompt is their common prefix, cut after its last user turn.
+    - no prompt at all (TRL's implicit prompt): ``chosen`` and ``rejected`` are full
+      conversations and the prompt is their common message prefix, cut after its last
+      user turn.
 
     >>> out = preference({"prompt": "2+2?", "chosen": "4", "rejected": "5"})
-    >>> out["prompt"]
-    [{'role': 'user', 'content': '2+2?'}]
-    >>> out["chosen"]
-    [{'role': 'user', 'content': '2+2?'}, {'role': 'assistant', 'content': '4'}]
+    >>> out["prompt"], out["chosen"]
+    ([{'role': 'user', 'content': '2+2?'}], [{'role': 'assistant', 'content': '4'}])
+    >>> u = {"role": "user", "content": "Hi"}
+    >>> preference({"chosen": [u, {"role": "assistant", "content": "Hello!"}],
+    ...             "rejected": [u, {"role": "assistant", "content": "Go away."}]})["rejected"]
+    [{'role': 'assistant', 'content': 'Go away.'}]
 
     Raises :class:`~sftdata.RowError`: ``parse.missing_field:chosen|rejected|prompt``,
     ``parse.bad_field:<field>``, ``parse.bad_role:<role>``, ``parse.bad_prompt`` (the
-    prompt does not end with a user turn), ``parse.identical_pair``, and the contract's
-    codes for an invalid conversation.
+    prompt does not end with a user turn), ``parse.no_answer`` (a side adds nothing to
+    the prompt), ``parse.bad_answer`` (a side goes on with a user turn or ends on a tool
+    turn), ``preference.identical`` (both answers equal), and the contract's codes for
+    an invalid conversation.
     """
     row = as_row(row)
     chosen, rejected = _side(row, "chosen"), _side(row, "rejected")
     prompt = _prompt(row)
     if prompt is None:
-        prompt = _shared_prompt(chosen, rejected)
+        prompt = shared_prompt(chosen, rejected)
+    return canonical(prompt, chosen, rejected)
+
+
+def canonical(
+    prompt: list[Message], chosen: list[Message], rejected: list[Message]
+) -> PreferenceRow:
+    """The canonical row of a prompt and two sides (each its answer turns, or a full
+    conversation starting with the prompt); raises as :func:`preference`."""
     try:
         validate_messages(prompt, require_assistant=False)
     except RowError as e:
@@ -55,11 +79,19 @@ def preference(row: Mapping[str, Any]) -> PreferenceRow:
     for name, side in (("chosen", chosen), ("rejected", rejected)):
         full = side if side[: len(prompt)] == prompt else prompt + side
         try:
-            out[name] = validate_messages(full)
+            validate_messages(full, require_assistant=False)
         except RowError as e:
             raise RowError(e.reason, f"{name}: {e}") from None
+        answer = full[len(prompt) :]
+        if not answer:
+            raise RowError("parse.no_answer", f"{name} adds no turn to the prompt")
+        if answer[-1]["role"] != "assistant" or any(m["role"] == "user" for m in answer):
+            raise RowError(
+                "parse.bad_answer", f"{name} must be answer turns ending with an assistant turn"
+            )
+        out[name] = answer
     if out["chosen"] == out["rejected"]:
-        raise RowError("parse.identical_pair", "chosen and rejected are the same conversation")
+        raise RowError("preference.identical", "chosen and rejected are the same answer")
     return out
 
 
@@ -69,7 +101,7 @@ def _prompt(row: Mapping[str, Any]) -> list[Message] | None:
         if isinstance(value, str):
             return [{"role": "user", "content": value}]
         if value is not None:
-            return _messages(value, key)
+            return messages_of(value, key)
     return None
 
 
@@ -81,10 +113,11 @@ def _side(row: Mapping[str, Any], key: str) -> list[Message]:
         return [{"role": "assistant", "content": value}]
     if isinstance(value, Mapping):
         value = [value]
-    return _messages(value, key)
+    return messages_of(value, key)
 
 
-def _messages(value: Any, key: str) -> list[Message]:
+def messages_of(value: Any, key: str) -> list[Message]:
+    """``value`` as a non-empty list of ``{role, content: str}``; ``parse.bad_field:<key>``."""
     if not isinstance(value, (list, tuple)) or not value:
         raise RowError(f"parse.bad_field:{key}", f"field {key!r} must be text or a message list")
     out: list[Message] = []
@@ -95,7 +128,8 @@ def _messages(value: Any, key: str) -> list[Message]:
     return out
 
 
-def _shared_prompt(chosen: list[Message], rejected: list[Message]) -> list[Message]:
+def shared_prompt(chosen: list[Message], rejected: list[Message]) -> list[Message]:
+    """The common message prefix of two conversations, cut after its last user turn."""
     common = 0
     while common < min(len(chosen), len(rejected)) and chosen[common] == rejected[common]:
         common += 1
@@ -111,21 +145,22 @@ def _shared_prompt(chosen: list[Message], rejected: list[Message]) -> list[Messa
 @dataclass(frozen=True, kw_only=True)
 class Preference(ParseStep):
     """Batched :func:`preference`. Columns: ``prompt``, ``chosen``, ``rejected``
-    (message lists; a rejected *row* has all three ``[]``), ``drop_reason``, ``raw``.
+    (message lists; a rejected *row* has all three ``[]``), ``drop_reason``, ``raw``;
+    ``score_chosen`` / ``score_rejected`` and the usual optional columns carried.
 
     ::
 
-        prompt   chosen   rejected      prompt        chosen               rejected
-        "2+2?"   "4"      "5"       ->  [user 2+2?]   [user 2+2?, asst 4]  [user 2+2?, asst 5]
-        "2+2?"   "4"      "4"       ->  []            []                   []   parse.identical_pair
+        prompt   chosen   rejected      prompt        chosen    rejected
+        "2+2?"   "4"      "5"       ->  [user 2+2?]   [asst 4]  [asst 5]
+        "2+2?"   "4"      "4"       ->  []            []        []   preference.identical
 
     >>> Preference()({"prompt": ["2+2?"], "chosen": ["4"], "rejected": ["4"]})["drop_reason"]
-    ['parse.identical_pair']
+    ['preference.identical']
     """
 
     OUTPUTS: ClassVar[tuple[str, ...]] = ("prompt", "chosen", "rejected")
     REQUIRED: ClassVar[tuple[str, ...]] = ("chosen", "rejected")
-    keep: tuple[str, ...] = KEEP_COLUMNS
+    keep: tuple[str, ...] = PREFERENCE_KEEP
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keep", check_keep(self.keep, self.OUTPUTS))

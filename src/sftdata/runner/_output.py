@@ -88,7 +88,8 @@ def _write_report(
         import sftdata.stats as stats
     except ImportError:
         stats = None  # type: ignore[assignment]
-    readable = {"text", "messages"} & set(kept.column_names)
+    names = set(kept.column_names)
+    readable = {"text", "messages"} & names or {"prompt", "chosen", "rejected"} <= names
     if stats is not None and hasattr(stats, "report") and kept.num_rows and readable:
         import datasets
 

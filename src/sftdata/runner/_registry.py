@@ -6,6 +6,8 @@ Names resolve like this (first hit wins)::
     clean.quality       -> sftdata.clean.QualityFilter     (... or CamelCase + "Filter")
     safety.pii          -> sftdata.safety.PIIFilter        (... or UPPERCASE + "Filter")
     dedup.minhash       -> sftdata.dedup.minhash_dedup     (a function of ``ds``: a global pass)
+    preference.pair     -> sftdata.preference.PairFilter   (preference pairs: also
+                           encode_preference -> sftdata.EncodePreference)
     pack                -> sftdata.pack                    (top-level lazy name)
     my_pkg.steps:Upper  -> my_pkg.steps.Upper              (any importable step)
 
@@ -28,7 +30,7 @@ from typing import Any, Literal
 from sftdata._contract import SftDataError
 
 StepKind = Literal["map", "global"]
-AREAS = ("parse", "clean", "safety", "dedup")
+AREAS = ("parse", "clean", "safety", "dedup", "preference")
 
 #: Short names whose object does not follow the CamelCase rule.
 ALIASES: dict[str, str] = {
@@ -37,6 +39,7 @@ ALIASES: dict[str, str] = {
     "encode": "sftdata:Encode",
     "encode_text": "sftdata:EncodeText",
     "pack": "sftdata:pack",
+    "encode_preference": "sftdata:EncodePreference",
 }
 
 

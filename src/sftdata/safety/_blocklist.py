@@ -42,6 +42,7 @@ from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
 from sftdata._texts import (
     Column,
     check_column,
+    over_preference_rows,
     pick_column,
     row_texts,
     step_features,
@@ -277,6 +278,7 @@ class Blocklist:
         """``datasets.Features`` of the output (the input's plus ``drop_reason``)."""
         return step_features(input_features)
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         column = pick_column(batch, self.column)
         languages = batch.get(self.language_column) or [None] * len(batch[column])

@@ -31,6 +31,7 @@ from sftdata._contract import DROP_REASON, ROLES, Batch, RowError, SftDataError
 from sftdata._texts import (
     Column,
     check_column,
+    over_preference_rows,
     pick_column,
     row_texts,
     step_features,
@@ -108,6 +109,7 @@ class ClassifierFilter:
         """``datasets.Features`` of the output (the input's plus ``drop_reason``)."""
         return step_features(input_features)
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         column = pick_column(batch, self.column)
         reasons = drop_reasons(batch)

@@ -20,6 +20,7 @@ from sftdata._contract import DROP_REASON, Batch, RowError, SftDataError
 from sftdata._texts import (
     Column,
     check_column,
+    over_preference_rows,
     pick_column,
     row_texts,
     step_features,
@@ -147,6 +148,7 @@ class PIIFilter:
         span |= {"text": str_, "detail": str_}
         return step_features(input_features, {self.spans_column: datasets.List(span)})
 
+    @over_preference_rows
     def __call__(self, batch: Batch) -> Batch:
         column = pick_column(batch, self.column)
         spans: list[Any] = []

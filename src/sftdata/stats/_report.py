@@ -10,7 +10,9 @@
     + role balance, sources, languages, drop reasons, histograms
 
 Statistics describe the kept rows (no ``drop_reason``); the drop reasons count every
-row, through :class:`~sftdata.Counters`. A ``messages`` row's length is the sum over
+row, through :class:`~sftdata.Counters`. A preference row (``prompt`` / ``chosen`` /
+``rejected``) is measured over its three parts, and ``preference`` compares its two
+answers' lengths (see :mod:`sftdata.stats._preference`). A ``messages`` row's length is the sum over
 its messages' contents, and its tokens are those of the contents alone (no chat
 template). Languages come from a ``language`` column if one exists (see
 :class:`~sftdata.clean.LangId`), sources from ``source``.
@@ -34,6 +36,8 @@ import numpy as np
 from sftdata._batch import drop_reasons
 from sftdata._contract import MESSAGES, TEXT, SftDataError
 from sftdata._rejects import Counters
+from sftdata._texts import PREFERENCE_COLUMNS, is_preference_batch
+from sftdata.stats._preference import pair_lengths, pair_markdown
 
 PERCENTILES = (50, 90, 99)
 
@@ -51,6 +55,7 @@ class Report:
     sources: dict[str, int]
     languages: dict[str, int]
     histograms: dict[str, dict[str, list[float]]] = field(repr=False)
+    preference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain builtins only: ``json.dumps(report.to_dict())`` always works."""
@@ -66,6 +71,7 @@ class Report:
             "sources": self.sources,
             "languages": self.languages,
             "histograms": self.histograms,
+            "preference": self.preference,
         }
 
     def to_json(self) -> str:
@@ -87,6 +93,8 @@ class Report:
             if s is not None:
                 cells = [s["total"], s["mean"], *(s[f"p{p}"] for p in PERCENTILES), s["max"]]
                 out.append(f"| {name} | " + " | ".join(_fmt(v) for v in cells) + " |")
+        if self.preference is not None:
+            out += pair_markdown(self.preference, _fmt)
         for title, counts in (
             ("role", self.roles),
             ("source", self.sources),
@@ -216,9 +224,16 @@ def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise SftDataError(f"report bins must be a positive int, got {bins!r}")
     cols = _columns(ds)
+    pairs = is_preference_batch(cols)
+    if pairs:  # one messages list per row: prompt, chosen and rejected turns
+        parts = zip(*(cols[c] for c in PREFERENCE_COLUMNS), strict=True)
+        cols[MESSAGES] = [[m for p in ps if isinstance(p, list) for m in p] for ps in parts]
     column = MESSAGES if MESSAGES in cols else TEXT if TEXT in cols else None
     if column is None:
-        raise SftDataError(f"report needs a 'text' or 'messages' column; got {sorted(cols)}")
+        raise SftDataError(
+            "report needs a 'text' or 'messages' column (or a preference row's 'prompt', "
+            f"'chosen', 'rejected'); got {sorted(cols)}"
+        )
     n = len(cols[column])
     reasons = drop_reasons(cols)
     kept = [i for i in range(n) if reasons[i] is None]
@@ -238,6 +253,18 @@ def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
         sources=_count(cols.get("source"), kept),
         languages=_count(cols.get("language"), kept),
         histograms={k: _histogram(v, bins) for k, v in measures.items() if v},
+        preference=_pairs(cols, kept, tokenizer) if pairs else None,
+    )
+
+
+def _pairs(cols: dict[str, list[Any]], kept: list[int], tokenizer: Any) -> dict[str, Any]:
+    def count(texts: list[str]) -> list[int]:
+        return _token_counts(tokenizer, texts)
+
+    chosen = [cols["chosen"][i] for i in kept]
+    rejected = [cols["rejected"][i] for i in kept]
+    return pair_lengths(
+        chosen, rejected, count=count if tokenizer is not None else None, summary=_summary
     )
 
 
