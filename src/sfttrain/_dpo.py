@@ -237,3 +237,38 @@ def precompute_reference(
         dataset = dataset.add_column("ref_chosen_logps", values[:, 0].tolist())
         return dataset.add_column("ref_rejected_logps", values[:, 1].tolist())
     return dataset.add_column("ref_logps", values.tolist())
+
+
+def preference_metrics(
+    model: Any, pairs: Any, collate: Any, *, beta: float, ref_model: Any = None, batch_size: int = 8
+) -> dict[str, float]:
+    """Implicit-reward accuracy and margin of ``model`` against its reference on ``pairs``,
+    plus ``logp_accuracy``: the share of pairs whose chosen answer is more likely outright.
+
+    The reference is ``ref_model``, else ``model`` with its adapters disabled.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    acc, margin, logp_acc = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(pairs), batch_size):
+            rows = list(pairs.select(range(start, min(start + batch_size, len(pairs)))))
+            batch = {k: v.to(device) for k, v in collate(rows).items()}
+            logps = forward_logps(model, batch)[0]
+            if ref_model is not None:
+                ref = forward_logps(ref_model, batch)[0]
+            else:
+                with reference_context(model):
+                    ref = forward_logps(model, batch)[0]
+            b = logps.size(0) // 2
+            m = beta * ((logps[:b] - ref[:b]) - (logps[b:] - ref[b:]))
+            acc += (m > 0).float().tolist()
+            margin += m.tolist()
+            logp_acc += (logps[:b] > logps[b:]).float().tolist()
+    model.train(was_training)
+    return {
+        "rewards/accuracy": float(np.mean(acc)),
+        "rewards/margin": float(np.mean(margin)),
+        "logp_accuracy": float(np.mean(logp_acc)),
+    }

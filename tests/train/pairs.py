@@ -1,8 +1,8 @@
-"""Preference pairs for the trainer tests, encoded by sftdata as the data contract says.
+"""Preference pairs for the trainer tests, encoded by ``sd.encode_preference``.
 
-Until a dedicated encoder is used, each side is ``sd.encode(prompt + answer)`` (the
-contract: chosen ids are exactly the SFT encoding of ``prompt + chosen``) and the prompt
-ids are the part before the first labelled token.
+Each pair is checked against the contract the trainer relies on: each side's ids and
+labels equal ``sd.encode(prompt + answer)`` (the SFT encoding) and the prompt ids are
+the part before the first labelled token.
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ def encode_pair(prompt: str, chosen: str, rejected: str, tokenizer: Any) -> dict
     import sftdata as sd
 
     user = [{"role": "user", "content": prompt}]
-    out: dict[str, list[int]] = {}
+    row = {"prompt": user, "chosen": chosen, "rejected": rejected}
+    enc = sd.encode_preference(row, tokenizer, "llama2", max_length=128)
+    out = {k: [int(x) for x in v] for k, v in enc.items()}
     for side, answer in (("chosen", chosen), ("rejected", rejected)):
-        enc = sd.encode(
+        sft = sd.encode(
             [*user, {"role": "assistant", "content": answer}], tokenizer, "llama2", max_length=128
         )
-        out[f"{side}_input_ids"] = [int(x) for x in enc["input_ids"]]
-        out[f"{side}_labels"] = [int(x) for x in enc["labels"]]
+        assert out[f"{side}_input_ids"] == [int(x) for x in sft["input_ids"]]
+        assert out[f"{side}_labels"] == [int(x) for x in sft["labels"]]
     first = next(i for i, x in enumerate(out["chosen_labels"]) if x != -100)
-    out["prompt_input_ids"] = out["chosen_input_ids"][:first]
+    assert out["prompt_input_ids"] == out["chosen_input_ids"][:first]
     return out
 
 

@@ -30,7 +30,7 @@ def _pairs(questions: list[str], *, swap: bool = False) -> list[tuple[str, str, 
 
 
 def test_reward_model_separates_held_out_pairs(
-    tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path
+    tiny_model_dir: Path, tiny_tokenizer: Any, tmp_path: Path, capsys: Any
 ) -> None:
     """Property: pairwise accuracy on held-out pairs goes from <= 0.5 to above 0.9."""
     from transformers import set_seed
@@ -56,3 +56,26 @@ def test_reward_model_separates_held_out_pairs(
     assert evals and evals[-1]["eval_rewards/accuracy"] > 0.9
     model, _, _ = load_reward_for_inference(result.final_dir)
     assert pairwise_accuracy(model, held, tiny_tokenizer.pad_token_id) > 0.9
+    _score_cli(result.final_dir, tmp_path, swap, capsys)
+
+
+def _score_cli(model: Path, tmp_path: Path, swap: bool, capsys: Any) -> None:
+    """``sfttrain score``: pairs and conversations scored; a bad row keeps its reason."""
+    from sfttrain.cli import main
+
+    good, bad = (BAD, GOOD) if swap else (GOOD, BAD)
+    rows = [
+        {"prompt": QUESTIONS[-1], "chosen": good, "rejected": bad},
+        {"messages": [{"role": "user", "content": QUESTIONS[-2]},
+                      {"role": "assistant", "content": good}]},
+        {"prompt": QUESTIONS[-1], "chosen": good},
+    ]  # fmt: skip
+    data = tmp_path / "score.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    capsys.readouterr()
+    assert main(["score", str(model), "--data", str(data)]) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert out[0]["score_chosen"] > out[0]["score_rejected"]
+    assert isinstance(out[1]["score"], float)
+    assert out[2]["drop_reason"] == "parse.missing_field:rejected"
+    assert out[3]["drop_reason"] == "input.bad_json"
