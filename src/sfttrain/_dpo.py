@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class PreferenceTrainer(SftTrainer):
             ref_model.eval()
             ref_model.to(self.args.device)
         self.model_accepts_loss_kwargs = False  # our loss is a per-pair mean, not per-token sum
+        self.tokens_seen = 0  # real (non-pad) tokens of the training batches, this process
         self._stats: dict[str, dict[str, list[float]]] = {
             "train": defaultdict(list),
             "eval": defaultdict(list),
@@ -99,6 +101,8 @@ class PreferenceTrainer(SftTrainer):
             self._kto(model, inputs) if self.stage == "kto" else self._pairs(model, inputs)
         )
         mode = "train" if model.training else "eval"
+        if model.training:
+            self.tokens_seen += int(inputs["attention_mask"].sum())
         for key, value in stats.items():
             self._stats[mode][key].append(value)
         return (loss, {}) if return_outputs else loss
@@ -232,7 +236,9 @@ def precompute_reference(
         model.train(was_training)
         values = np.concatenate(chunks)
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, values)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+        np.save(tmp, values)
+        os.replace(tmp, path)  # readers (other ranks, a resumed run) see all or nothing
     if paired:
         dataset = dataset.add_column("ref_chosen_logps", values[:, 0].tolist())
         return dataset.add_column("ref_rejected_logps", values[:, 1].tolist())

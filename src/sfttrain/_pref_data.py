@@ -130,7 +130,11 @@ def _parse_preference_file(path: str, parser: str | None) -> Any:
         rows = datasets.Dataset.from_parquet(path).to_list()
     else:
         rows = _json_rows(Path(path))
-    step = parser_step(parser or "preference")
+    name = parser or "preference"
+    try:
+        step = parser_step(name)
+    except ConfigError:  # anthropic_hh -> AnthropicHH
+        step = parser_step(name.replace("_", ""))
     if not rows:
         return datasets.Dataset.from_dict({DROP_REASON: []})
     out = step(rows_to_batch(rows))

@@ -131,7 +131,7 @@ def train_preference(
         final_dir=final,
         steps=int(out.global_step),
         seconds=seconds,
-        tokens_per_s=0.0,
+        tokens_per_s=trainer.tokens_seen * max(trainer.args.world_size, 1) / max(seconds, 1e-9),
         losses=tuple(float(h["loss"]) for h in history if "loss" in h),
         counts=dict(prepared.counts),
         resumed_from=resume,
