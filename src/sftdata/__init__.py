@@ -56,6 +56,7 @@ _LAZY_NAMES = {
     # preference pairs (issue 11)
     "encode_preference": "sftdata.preference._encode",
     "EncodePreference": "sftdata.preference._encode",
+    "PreferenceCollator": "sftdata.preference._collate",
 }
 
 # ``sftdata.encode`` is both the encoder's package and the public function ``sd.encode``.

@@ -216,3 +216,15 @@ def test_preference_pipeline_example_runs_end_to_end(
         assert row["chosen_input_ids"][: len(p)] == p == row["rejected_input_ids"][: len(p)]
     stats = json.loads((tmp_path / "preference" / "report" / "stats.json").read_text())
     assert stats["preference"]["pairs"] == 57
+
+
+def test_pair_filter_pickles_and_fingerprints_by_its_options() -> None:
+    """The step pickles to an equal step; datasets' fingerprint follows its options only."""
+    import pickle
+
+    from datasets.fingerprint import Hasher
+
+    step = sd.preference.PairFilter(max_length_ratio=3.0)
+    assert pickle.loads(pickle.dumps(step)) == step
+    assert Hasher.hash(step) == Hasher.hash(sd.preference.PairFilter(max_length_ratio=3.0))
+    assert Hasher.hash(step) != Hasher.hash(sd.preference.PairFilter())

@@ -29,8 +29,9 @@ def _is_prefix(short: list[int], long: list[int]) -> bool:
     return long[: len(short)] == short
 
 
+@pytest.mark.slow
 @settings(
-    max_examples=80,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -42,7 +43,8 @@ def test_the_encoding_contract_holds_for_every_template_and_tokenizer(
     usable_pairs: list[tuple[str, str]],
 ) -> None:
     """Each answer's ids == sd.encode(prompt + answer); the prompt ids (its reference with the
-    generation prompt) are a prefix of both; labels == the SFT labels with the prompt masked."""
+    generation prompt) are a prefix of both; labels == the SFT labels with the prompt masked.
+    Every built-in template, with the tokenizers of the encoder's suite."""
     name, tok_name = data.draw(st.sampled_from(usable_pairs))
     tok, template = pref_tokenizers[tok_name], sd.templates.get(name)
     prompt = row["prompt"]
@@ -69,6 +71,11 @@ def test_the_encoding_contract_holds_for_every_template_and_tokenizer(
         assert (labels[:p] == IGNORE_INDEX).all()
         assert labels[p:].tolist() == enc["labels"][p:].tolist()
         assert (labels[p:] != IGNORE_INDEX).any()  # the answer's end token at least
+
+
+def test_every_built_in_template_is_covered(usable_pairs: list[tuple[str, str]]) -> None:
+    """The property above draws from pairs that include every built-in template."""
+    assert {name for name, _ in usable_pairs} == set(sd.templates.names())
 
 
 def test_labels_train_exactly_the_answer_turns_and_their_end(chatml_tokenizer: Any) -> None:
@@ -145,6 +152,7 @@ def test_batched_rows_equal_rows_encoded_alone(chatml_tokenizer: Any) -> None:
             assert out[k][i].tolist() == one[k].tolist()
 
 
+@pytest.mark.slow
 def test_step_pickles_and_keeps_working(llama_tokenizer: Any) -> None:
     """The step pickles without its caches and gives the same rows after."""
     step = sd.EncodePreference(llama_tokenizer, "llama2", max_length=64)

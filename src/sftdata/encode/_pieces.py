@@ -154,7 +154,13 @@ _GROUP_CHARS = (2_048, 16_384)
 
 
 class _Words:
-    """The tokens of one call's words: flat ids, each word's first token and length."""
+    """The tokens of one call's words: flat ids, each word's first token and length.
+
+    A word that occurs several times in the call (the prompt of a preference pair in
+    its three rows, a system prompt repeated across a batch) is tokenized once: the
+    words are deduplicated before the Rust call and each occurrence points at the
+    tokens of its first one (a word's tokens depend on its text alone).
+    """
 
     def __init__(self, tokenizer: Any, words: list[str], backend: Any, never: Any) -> None:
         self.encodings: list[Any] = []
@@ -163,8 +169,13 @@ class _Words:
         self.length = np.zeros(0, np.int64)
         self.bounds: list[int] = [0]
         self.group_start: list[int] = []
+        self._unique: list[int] | None = None  # each word's index among the distinct words
         if not words:
             return
+        seen: dict[str, int] = {}
+        unique = [seen.setdefault(w, len(seen)) for w in words]
+        if len(seen) < len(words):
+            self._unique, words = unique, list(seen)
         chars = np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))
         budget = min(max(int(chars[-1]) // _GROUPS, _GROUP_CHARS[0]), _GROUP_CHARS[1])
         cuts = np.searchsorted(chars, np.arange(budget, int(chars[-1]), budget), side="right")
@@ -200,9 +211,14 @@ class _Words:
                 lengths.append(count)
         self.first = np.concatenate(firsts)
         self.length = np.concatenate(lengths)
+        if self._unique is not None:  # back from distinct words to every occurrence
+            at = np.array(self._unique, np.int64)
+            self.first, self.length = self.first[at], self.length[at]
 
     def locate(self, g: int, first: int) -> tuple[Any, int]:
         """The encoding holding word ``g`` and the index there of its first token ``first``."""
+        if self._unique is not None:
+            g = self._unique[g]
         q = bisect.bisect_right(self.bounds, g) - 1
         return self.encodings[q], first - self.group_start[q]
 

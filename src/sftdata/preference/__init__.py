@@ -19,6 +19,7 @@ Modules (private; the public names are re-exported here and at the top of
     _rows.py     the canonical row: column names, check_prompt / check_answer / check_pair
     _encode.py   encode_preference / EncodePreference
     _filter.py   pair_reason / PairFilter: preference.empty|identical|tie|length_ratio
+    _collate.py  PreferenceCollator: chosen and rejected padded to one width
 
 The names load on first use: importing this package costs nothing until one is needed.
 """
@@ -44,6 +45,7 @@ _NAMES = {
     "EncodePreference": "sftdata.preference._encode",
     "pair_reason": "sftdata.preference._filter",
     "PairFilter": "sftdata.preference._filter",
+    "PreferenceCollator": "sftdata.preference._collate",
 }
 
 __all__ = list(_NAMES)

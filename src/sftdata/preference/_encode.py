@@ -253,7 +253,7 @@ class EncodePreference:
         answers = []
         for side, r in ((CHOSEN, n + i), (REJECTED, 2 * n + i)):
             ids = _span(tokens, r)
-            if not np.array_equal(ids[:p], prompt):
+            if len(ids) < p or ids[:p].tobytes() != prompt.tobytes():
                 raise RowError(
                     "preference.prompt_not_prefix",
                     f"the prompt's ids (with the generation prompt) are not a prefix of the "

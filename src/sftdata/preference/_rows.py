@@ -65,6 +65,8 @@ def check_answer(answer: Any, name: str = "answer") -> list[Message]:
     """
     if isinstance(answer, str):
         return [{"role": "assistant", "content": answer}]
+    if type(answer) is list and len(answer) == 1 and _plain_assistant(answer[0]):
+        return answer  # the common case, checked without building anything
     if isinstance(answer, Mapping):
         answer = [answer]
     if not isinstance(answer, Sequence) or isinstance(answer, bytes) or not answer:
@@ -81,6 +83,15 @@ def check_answer(answer: Any, name: str = "answer") -> list[Message]:
             f"{name} must be assistant (and tool) turns ending with an assistant turn",
         )
     return msgs
+
+
+def _plain_assistant(m: Any) -> bool:
+    return (
+        type(m) is dict
+        and len(m) == 2
+        and m.get("role") == "assistant"
+        and type(m.get("content")) is str
+    )
 
 
 def check_pair(
