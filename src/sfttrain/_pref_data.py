@@ -62,12 +62,14 @@ def _batch(
 @dataclass(frozen=True)
 class PairCollator:
     """B encoded pairs -> ``input_ids`` / ``attention_mask`` / ``labels`` of shape (2B, L):
-    rows 0..B-1 the chosen sequences, rows B..2B-1 the rejected ones; reference
-    log-probs (when precomputed) ride along as ``ref_chosen_logps`` / ``ref_rejected_logps``.
+    rows 0..B-1 the chosen sequences, rows B..2B-1 the rejected ones, padded by
+    ``sd.PreferenceCollator`` (both sides one width); reference log-probs (when
+    precomputed) ride along as ``ref_chosen_logps`` / ``ref_rejected_logps``.
 
     >>> c = PairCollator(pad_token_id=0)
-    >>> b = c([{"chosen_input_ids": [1, 5, 6], "chosen_labels": [-100, 5, 6],
-    ...         "rejected_input_ids": [1, 7], "rejected_labels": [-100, 7]}])
+    >>> b = c([{"prompt_input_ids": [1], "chosen_input_ids": [1, 5, 6],
+    ...         "chosen_labels": [-100, 5, 6], "rejected_input_ids": [1, 7],
+    ...         "rejected_labels": [-100, 7]}])
     >>> b["input_ids"].tolist(), b["labels"].tolist()
     ([[1, 5, 6], [1, 7, 0]], [[-100, 5, 6], [-100, 7, -100]])
     """
@@ -77,11 +79,13 @@ class PairCollator:
     def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
 
-        ids = [f["chosen_input_ids"] for f in features] + [
-            f["rejected_input_ids"] for f in features
-        ]
-        labels = [f["chosen_labels"] for f in features] + [f["rejected_labels"] for f in features]
-        out = _batch(ids, labels, self.pad_token_id)
+        from sftdata import PreferenceCollator
+
+        pairs = PreferenceCollator(self.pad_token_id)(list(features))
+        out = {
+            key: torch.cat([pairs[f"chosen_{key}"], pairs[f"rejected_{key}"]]).long()
+            for key in ("input_ids", "attention_mask", "labels")
+        }
         for key in REF_COLUMNS:
             if key in features[0]:
                 out[key] = torch.tensor([float(f[key]) for f in features], dtype=torch.float32)
