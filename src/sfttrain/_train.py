@@ -27,6 +27,7 @@ from sfttrain._trainer import JsonlLogger, MeteredCollator, SftTrainer, TokenMet
 from sfttrain.config import TrainConfig
 
 CONFIG_NAME = "sfttrain_config.yaml"
+PREFERENCE_STAGES = ("reward", "dpo", "orpo", "kto", "grpo")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ def train(
         from sfttrain._pretrain_run import pretrain
 
         return pretrain(cfg, callbacks)
+    if cfg.stage in PREFERENCE_STAGES:  # reward, dpo, orpo, kto, grpo
+        from sfttrain._pref_train import train_stage
+
+        return train_stage(cfg, prepared=prepared, callbacks=callbacks)
     if prepared is None:
         cfg.check_paths()
     resume = resume_from(cfg.resume, cfg.output_dir)

@@ -13,6 +13,8 @@
     sfttrain demo --out runs/demo                     # the whole path on examples/data
     sfttrain export runs/lora/final out --format gguf --gguf-type q8_0   # or bnb4 / bnb8
     sfttrain serve runs/lora/export --port 8000       # OpenAI-compatible API on 127.0.0.1
+    sfttrain demo --stage dpo --out runs/demo-dpo     # SFT, then DPO on examples/data/preference
+    sfttrain score runs/rm/final --data pairs.jsonl   # a reward model's scores, one JSON line a row
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--data", default=None, help="folder of demo data (default: examples/data)")
     d.add_argument("--steps", type=int, default=30)
+    d.add_argument("--stage", choices=["sft", "dpo"], default="sft", help="dpo: SFT, then DPO")
+    r = sub.add_parser(
+        "score", help="score rows (messages, or prompt/chosen/rejected) with a reward model"
+    )
+    r.add_argument("model", help="a reward model folder (stage: reward)")
+    r.add_argument("--data", required=True, help="JSONL rows")
+    r.add_argument("--max-length", type=int, default=1024)
     return p
 
 
@@ -139,6 +148,15 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps({"prompt": prompt, "reply": reply}, ensure_ascii=False))
     elif args.command == "serve":
         return run_serve(args)
+    elif args.command == "score":
+        from sfttrain._reward import score_rows
+
+        for row in score_rows(args.model, args.data, max_length=args.max_length):
+            print(json.dumps(row, ensure_ascii=False, default=str))
+    elif args.stage == "dpo":
+        from sfttrain._demo_dpo import demo_dpo
+
+        demo_dpo(out_dir=args.out, data_dir=args.data, steps=args.steps)
     else:
         from sfttrain._demo import demo
 

@@ -41,7 +41,8 @@ Tracker = Literal["tensorboard", "jsonl", "mlflow", "wandb"]
 LossOn = Literal["assistant", "last", "all"]
 PaddingSide = Literal["right", "left"]
 Dedup = Literal["none", "exact", "minhash"]
-Stage = Literal["sft", "pretrain"]
+Stage = Literal["sft", "pretrain", "reward", "dpo", "orpo", "kto", "grpo"]
+PreferenceLoss = Literal["sigmoid", "ipo", "hinge", "robust", "simpo"]
 
 
 class ConfigError(ValueError):
@@ -70,6 +71,49 @@ class QuantOptions:
     quant_type: Literal["nf4", "fp4"] = "nf4"
     double_quant: bool = True
     compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+@dataclass(frozen=True)
+class PreferenceOptions:
+    """Options of the preference stages (``dpo``, ``orpo``, ``kto``, ``reward``).
+
+    ``loss_type`` (dpo only): ``sigmoid`` (DPO), ``ipo``, ``hinge``, ``robust`` (DPO
+    with ``label_smoothing``, the assumed share of flipped labels) or ``simpo``
+    (reference-free, length-normalised, target margin ``gamma``). ``beta`` is the
+    strength of the implicit KL penalty (dpo, kto) and ORPO's odds-ratio weight (orpo).
+    ``precompute_ref`` computes the reference log-probs once before training and caches
+    them in ``output_dir/ref_logps``. ``desirable_weight`` / ``undesirable_weight``
+    weigh KTO's two kinds of rows. ``max_prompt_length`` cuts prompts from the left.
+    """
+
+    loss_type: PreferenceLoss = "sigmoid"
+    beta: float = 0.1
+    label_smoothing: float = 0.0
+    gamma: float = 0.5
+    precompute_ref: bool = False
+    max_prompt_length: int | None = None
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class GrpoOptions:
+    """Online RL (``stage: grpo``): rewards and sampling.
+
+    ``rewards`` are ``"module:function"`` names (called as TRL reward functions:
+    ``fn(prompts, completions, **columns) -> list[float]``); ``reward_models`` are
+    folders saved by a ``stage: reward`` run. ``num_generations`` completions are sampled
+    per prompt (the group whose mean is the baseline); ``beta`` > 0 adds a KL penalty.
+    """
+
+    rewards: tuple[str, ...] = ()
+    reward_models: tuple[str, ...] = ()
+    num_generations: int = 4
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    beta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +183,8 @@ class TrainConfig:
     fsdp_config: str | None = None
     resume: str = "auto"
     progress_bar: bool = True
+    preference: PreferenceOptions = field(default_factory=PreferenceOptions)
+    grpo: GrpoOptions = field(default_factory=GrpoOptions)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -191,6 +237,7 @@ class TrainConfig:
         for i, spec in enumerate(self.pipeline):
             _check_step_spec(spec, i)
         _check_pretrain(self)
+        _check_stage(self)
 
     def check_paths(self) -> None:
         """Check that local files exist (model, tokenizer, data, deepspeed); no loading."""
@@ -226,6 +273,51 @@ def _check_pretrain(cfg: TrainConfig) -> None:
         )
     if not isinstance(cfg.model_config.get("model_type"), str):
         raise ConfigError("model_config.model_type: required (e.g. 'llama')")
+
+
+def _check_stage(cfg: TrainConfig) -> None:
+    """Rules of the preference / RL options (see :class:`PreferenceOptions`)."""
+    p, g = cfg.preference, cfg.grpo
+    if not p.beta > 0:
+        raise ConfigError(f"preference.beta: must be > 0, got {p.beta}")
+    if not 0 <= p.label_smoothing < 0.5:
+        raise ConfigError(
+            f"preference.label_smoothing: must be in [0, 0.5), got {p.label_smoothing}"
+        )
+    if p.label_smoothing and p.loss_type != "robust":
+        raise ConfigError("preference.label_smoothing: only used with loss_type: robust")
+    if p.loss_type != "sigmoid" and cfg.stage != "dpo":
+        raise ConfigError(
+            f"preference.loss_type: {p.loss_type!r} is a dpo loss; stage is {cfg.stage!r}"
+        )
+    if p.gamma < 0:
+        raise ConfigError(f"preference.gamma: must be >= 0, got {p.gamma}")
+    if p.max_prompt_length is not None and not 0 < p.max_prompt_length < cfg.max_length:
+        raise ConfigError(
+            f"preference.max_prompt_length: must be in (0, max_length={cfg.max_length}), "
+            f"got {p.max_prompt_length}"
+        )
+    if p.desirable_weight <= 0 or p.undesirable_weight <= 0:
+        raise ConfigError("preference.desirable_weight / undesirable_weight: must be > 0")
+    if p.precompute_ref and (cfg.stage != "dpo" or p.loss_type == "simpo"):
+        raise ConfigError("preference.precompute_ref: only for stage dpo with a reference")
+    if cfg.stage == "grpo":
+        if not g.rewards and not g.reward_models:
+            raise ConfigError("grpo.rewards: stage grpo needs a reward ('module:function')")
+        for i, name in enumerate(g.rewards):
+            if name.count(":") != 1 or not all(name.split(":")):
+                raise ConfigError(f"grpo.rewards[{i}]: expected 'module:function', got {name!r}")
+        if g.num_generations < 2:
+            raise ConfigError(f"grpo.num_generations: must be >= 2, got {g.num_generations}")
+        if (cfg.batch_size * cfg.grad_accum) % g.num_generations:
+            raise ConfigError(
+                f"grpo.num_generations: batch_size x grad_accum ({cfg.batch_size * cfg.grad_accum}) "
+                f"must be a multiple of it ({g.num_generations})"
+            )
+        if g.max_new_tokens <= 0 or g.temperature <= 0 or not 0 < g.top_p <= 1 or g.beta < 0:
+            raise ConfigError(
+                "grpo: need max_new_tokens > 0, temperature > 0, 0 < top_p <= 1, beta >= 0"
+            )
 
 
 def _check_step_spec(spec: Any, i: int) -> None:

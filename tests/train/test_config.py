@@ -47,6 +47,8 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
     data["trackers"] = draw(st.lists(st.sampled_from(["tensorboard", "jsonl", "mlflow", "wandb"])))
     if data.get("method") == "qlora":
         data.pop("deepspeed", None)
+    if data.get("stage") == "grpo":  # online RL needs a reward
+        data["grpo"] = {"rewards": ["rewards:length"]}
     return data
 
 
