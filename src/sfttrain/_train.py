@@ -61,7 +61,8 @@ def training_arguments(cfg: TrainConfig) -> Any:
     from transformers import TrainingArguments
 
     on_gpu = torch.cuda.is_available()
-    report: list[str] = [t for t in cfg.trackers if t != "jsonl"] or ["none"]
+    # jsonl, mlflow and wandb are sfttrain's own callbacks (sfttrain.tracking)
+    report: list[str] = [t for t in cfg.trackers if t == "tensorboard"] or ["none"]
     return TrainingArguments(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.batch_size,
@@ -157,8 +158,14 @@ def train(
 def _trainer(
     cfg: TrainConfig, prepared: Prepared, tokenizer: Any, callbacks: Sequence[Any]
 ) -> SftTrainer:
+    from sfttrain._jobs import ProgressFile
+    from sfttrain.tracking import tracker_callbacks
+
     meter = TokenMeter()
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra: list[Any] = (
+        [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    )
+    extra += [ProgressFile(cfg.output_dir), *tracker_callbacks(cfg, prepared)]
     return SftTrainer(
         model=load_model(cfg),
         args=training_arguments(cfg),
