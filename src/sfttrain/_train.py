@@ -24,7 +24,7 @@ from sfttrain._export import template_jinja
 from sfttrain._generate import save_template_name
 from sfttrain._model import load_model, load_tokenizer
 from sfttrain._trainer import JsonlLogger, MeteredCollator, SftTrainer, TokenMeter, resume_from
-from sfttrain.config import TrainConfig
+from sfttrain.config import ConfigError, TrainConfig
 
 CONFIG_NAME = "sfttrain_config.yaml"
 
@@ -99,6 +99,19 @@ def training_arguments(cfg: TrainConfig) -> Any:
     )
 
 
+def check_devices(cfg: TrainConfig) -> None:
+    """Refuse ``fsdp`` without a GPU: accelerate (1.16) turns FSDP on only for accelerator
+    backends; with ``use_cpu`` its state stays ``MULTI_CPU`` and the Trainer silently
+    trains plain DDP with every weight replicated (tests/train/test_fsdp_deepspeed.py)."""
+    import torch
+
+    if cfg.fsdp and not torch.cuda.is_available():
+        raise ConfigError(
+            f"fsdp: {cfg.fsdp!r} needs GPUs; on CPU accelerate ignores it and trains plain "
+            "DDP (distributed_type MULTI_CPU). Unset fsdp for CPU runs."
+        )
+
+
 def _distributed() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
@@ -114,6 +127,7 @@ def train(
     """
     from transformers import set_seed
 
+    check_devices(cfg)
     if prepared is None:
         cfg.check_paths()
     resume = resume_from(cfg.resume, cfg.output_dir)
