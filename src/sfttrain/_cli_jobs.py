@@ -22,7 +22,11 @@ def run_job_command(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         from sfttrain.plan import plan_from_yaml
 
         report = plan_from_yaml(
-            args.config, gpu_memory=args.gpu_memory, gpus=args.gpus, zero=args.zero
+            args.config,
+            gpu_memory=args.gpu_memory,
+            gpus=args.gpus,
+            zero=args.zero,
+            shape=args.shape,
         )
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
         return 0 if report.fits else 1

@@ -74,6 +74,7 @@ def _add_job_commands(sub: Any) -> None:
     pl.add_argument("--gpus", type=int, default=1)
     pl.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None,
                     help="ZeRO stage (default: from the config's deepspeed file)")  # fmt: skip
+    pl.add_argument("--shape", default=None, help="a Llama shape preset when the model is not here")
     pl.add_argument("--json", action="store_true")
 
 
