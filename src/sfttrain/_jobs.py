@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
-
 PID_FILE = "sfttrain.pid"
 LOG_FILE = "sfttrain.log"
 PROGRESS_FILE = "progress.json"
@@ -59,36 +57,6 @@ def alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
-
-
-class ProgressFile(TrainerCallback):
-    """Write ``progress.json`` (step, max_steps, start time, now) at every log, main process only."""
-
-    def __init__(self, output_dir: str | Path) -> None:
-        self.path = Path(output_dir) / PROGRESS_FILE
-        self.started = time.time()
-        self.first_step = 0
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        self.started, self.first_step = time.time(), state.global_step
-        self._write(state)
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-        self._write(state)
-
-    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        self._write(state, finished=True)
-
-    def _write(self, state: Any, finished: bool = False) -> None:
-        if not state.is_world_process_zero:
-            return
-        info = {"step": state.global_step, "max_steps": state.max_steps, "started": self.started,
-                "first_step": self.first_step, "time": time.time(), "finished": finished,
-                "pid": os.getpid()}  # fmt: skip
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{PROGRESS_FILE}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, self.path)
 
 
 def _last_metrics(run_dir: Path) -> dict[str, Any]:

@@ -23,7 +23,14 @@ from sfttrain._data import Prepared, collator, get_template, prepare
 from sfttrain._export import template_jinja
 from sfttrain._generate import save_template_name
 from sfttrain._model import load_model, load_tokenizer
-from sfttrain._trainer import JsonlLogger, MeteredCollator, SftTrainer, TokenMeter, resume_from
+from sfttrain._trainer import (
+    JsonlLogger,
+    MeteredCollator,
+    ProgressFile,
+    SftTrainer,
+    TokenMeter,
+    resume_from,
+)
 from sfttrain.config import ConfigError, TrainConfig
 
 CONFIG_NAME = "sfttrain_config.yaml"
@@ -172,7 +179,6 @@ def train(
 def _trainer(
     cfg: TrainConfig, prepared: Prepared, tokenizer: Any, callbacks: Sequence[Any]
 ) -> SftTrainer:
-    from sfttrain._jobs import ProgressFile
     from sfttrain.tracking import tracker_callbacks
 
     meter = TokenMeter()

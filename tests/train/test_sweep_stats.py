@@ -161,3 +161,13 @@ def test_results_reader_skips_torn_lines_and_keeps_last(tmp_path: Path) -> None:
     _append(tmp_path / "results.jsonl", {**rec, "metrics": {"x": 2.0}})
     out = read_results(tmp_path)
     assert [r["metrics"]["x"] for r in out] == [2.0]
+
+
+def test_shipped_data_ablation_sweep_plans(tmp_path: Path) -> None:
+    """Property: the shipped example validates: dedup x quality on/off = 4 data variants,
+    x 2 seeds = 8 runs, with the baseline among them."""
+    example = Path(__file__).parents[2] / "examples" / "sweeps" / "data_ablation.yaml"
+    spec = load_sweep(example, out=tmp_path / "sweep")
+    datas, jobs = plan_runs(spec)
+    assert len(datas) == 4 and len(jobs) == 8
+    assert spec.baseline in [j.settings for j in jobs]

@@ -121,6 +121,8 @@ def parse_sweep(data: dict[str, Any], file: Path, *, out: str | Path | None = No
     out_dir = Path(out) if out is not None else _join(here, str(data["out"]))
     base = _base(data.get("base"), here)
     pipeline, pipeline_base = _pipeline(data.get("pipeline"), here)
+    if pipeline is None and not base.get("train_files"):
+        raise ConfigError("base.train_files: give data files, or a `pipeline:` that prepares them")
     axes = _axes(data.get("grid"))
     for key in axes:
         if key.startswith("pipeline.") and pipeline is None:
