@@ -150,7 +150,7 @@ def open_run(cfg: TrainConfig) -> tuple[Any, str, bool]:
         client.update_run(run_id, status="RUNNING")
         return client, run_id, False
     tags = {"mlflow.parentRunId": cfg.tracking.parent_run_id} if cfg.tracking.parent_run_id else {}
-    exp = _experiment(client, cfg.tracking.experiment)
+    exp = _experiment(client, cfg.tracking.experiment, mlflow_uri(cfg))
     run = client.create_run(exp, run_name=cfg.tracking.run_name, tags=tags)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(
@@ -159,9 +159,16 @@ def open_run(cfg: TrainConfig) -> tuple[Any, str, bool]:
     return client, run.info.run_id, True
 
 
-def _experiment(client: Any, name: str) -> str:
+def _experiment(client: Any, name: str, uri: str) -> str:
+    """The experiment's id; a new one keeps its artifacts beside a sqlite store
+    (``<db folder>/mlartifacts``) rather than in ``./mlruns`` of the working directory."""
     exp = client.get_experiment_by_name(name)
-    return str(exp.experiment_id) if exp is not None else str(client.create_experiment(name))
+    if exp is not None:
+        return str(exp.experiment_id)
+    location = None
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def log_to_finished_run(run_dir: Path, metrics: dict[str, float], files: list[Path]) -> None:
@@ -189,7 +196,7 @@ def sweep_parent_run(sweep_dir: Path, *, name: str, params: dict[str, Any]) -> s
         return str(json.loads(record.read_text(encoding="utf-8"))["run_id"])
     uri = f"sqlite:///{sweep_dir.resolve() / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
-    run = client.create_run(_experiment(client, name), run_name=f"sweep {name}")
+    run = client.create_run(_experiment(client, name, uri), run_name=f"sweep {name}")
     for k, v in flatten({"grid": params}).items():
         client.log_param(run.info.run_id, k, v[:6000])
     record.write_text(
