@@ -23,8 +23,15 @@ from sfttrain._data import Prepared, collator, get_template, prepare
 from sfttrain._export import template_jinja
 from sfttrain._generate import save_template_name
 from sfttrain._model import load_model, load_tokenizer
-from sfttrain._trainer import JsonlLogger, MeteredCollator, SftTrainer, TokenMeter, resume_from
-from sfttrain.config import TrainConfig
+from sfttrain._trainer import (
+    JsonlLogger,
+    MeteredCollator,
+    ProgressFile,
+    SftTrainer,
+    TokenMeter,
+    resume_from,
+)
+from sfttrain.config import ConfigError, TrainConfig
 
 CONFIG_NAME = "sfttrain_config.yaml"
 PREFERENCE_STAGES = ("reward", "dpo", "orpo", "kto", "grpo")
@@ -62,7 +69,8 @@ def training_arguments(cfg: TrainConfig) -> Any:
     from transformers import TrainingArguments
 
     on_gpu = torch.cuda.is_available()
-    report: list[str] = [t for t in cfg.trackers if t != "jsonl"] or ["none"]
+    # jsonl, mlflow and wandb are sfttrain's own callbacks (sfttrain.tracking)
+    report: list[str] = [t for t in cfg.trackers if t == "tensorboard"] or ["none"]
     return TrainingArguments(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.batch_size,
@@ -99,6 +107,19 @@ def training_arguments(cfg: TrainConfig) -> Any:
     )
 
 
+def check_devices(cfg: TrainConfig) -> None:
+    """Refuse ``fsdp`` without a GPU: accelerate (1.16) turns FSDP on only for accelerator
+    backends; with ``use_cpu`` its state stays ``MULTI_CPU`` and the Trainer silently
+    trains plain DDP with every weight replicated (tests/train/test_fsdp_deepspeed.py)."""
+    import torch
+
+    if cfg.fsdp and not torch.cuda.is_available():
+        raise ConfigError(
+            f"fsdp: {cfg.fsdp!r} needs GPUs; on CPU accelerate ignores it and trains plain "
+            "DDP (distributed_type MULTI_CPU). Unset fsdp for CPU runs."
+        )
+
+
 def _distributed() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
@@ -114,6 +135,7 @@ def train(
     """
     from transformers import set_seed
 
+    check_devices(cfg)
     if cfg.stage == "pretrain":  # token shards, causal LM: its own data path
         from sfttrain._pretrain_run import pretrain
 
@@ -166,8 +188,13 @@ def train(
 def _trainer(
     cfg: TrainConfig, prepared: Prepared, tokenizer: Any, callbacks: Sequence[Any]
 ) -> SftTrainer:
+    from sfttrain.tracking import tracker_callbacks
+
     meter = TokenMeter()
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra: list[Any] = (
+        [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    )
+    extra += [ProgressFile(cfg.output_dir), *tracker_callbacks(cfg, prepared)]
     return SftTrainer(
         model=load_model(cfg),
         args=training_arguments(cfg),

@@ -28,6 +28,7 @@ import numpy as np
 from transformers import Trainer, TrainerCallback
 
 COMPLETE_MARKER = "sfttrain_complete.json"
+_PROGRESS = "progress.json"  # read by sfttrain._jobs.status
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -162,3 +163,33 @@ def resume_from(resume: str, output_dir: str | Path) -> str | None:
     if not (Path(resume) / COMPLETE_MARKER).is_file():
         raise FileNotFoundError(f"resume: {resume!r} is not a complete sfttrain checkpoint")
     return resume
+
+
+class ProgressFile(TrainerCallback):
+    """Write ``progress.json`` (step, max_steps, start time, now) at every log, main process only."""
+
+    def __init__(self, output_dir: str | Path) -> None:
+        self.path = Path(output_dir) / _PROGRESS
+        self.started = time.time()
+        self.first_step = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.started, self.first_step = time.time(), state.global_step
+        self._write(state)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        self._write(state)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._write(state, finished=True)
+
+    def _write(self, state: Any, finished: bool = False) -> None:
+        if not state.is_world_process_zero:
+            return
+        info = {"step": state.global_step, "max_steps": state.max_steps, "started": self.started,
+                "first_step": self.first_step, "time": time.time(), "finished": finished,
+                "pid": os.getpid()}  # fmt: skip
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{_PROGRESS}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, self.path)

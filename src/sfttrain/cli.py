@@ -15,6 +15,10 @@
     sfttrain serve runs/lora/export --port 8000       # OpenAI-compatible API on 127.0.0.1
     sfttrain demo --stage dpo --out runs/demo-dpo     # SFT, then DPO on examples/data/preference
     sfttrain score runs/rm/final --data pairs.jsonl   # a reward model's scores, one JSON line a row
+    sfttrain sweep examples/sweeps/data_ablation.yaml [--parallel 2] [--detach]
+    sfttrain sweep report runs/sweeps/data_ablation    # report.md, results.csv, plots/
+    sfttrain status runs/tiny-cpu                     # step, ETA, last metrics, alive?
+    sfttrain plan examples/lora.yaml --gpu-memory 80GB [--gpus 8]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sftdata import SftDataError
 from sfttrain._cli_infer import add_decode_args, add_serve_parser, decode_options, run_serve
@@ -36,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train from a YAML config")
     t.add_argument("config")
+    t.add_argument("--detach", action="store_true", help="run in the background (log, pid file)")
     e = sub.add_parser("eval", help="held-out loss, multiple choice, generation metrics")
     e.add_argument("model", nargs="*", help="saved model, export or adapter folders")
     e.add_argument("--heldout", help="chat rows JSONL (messages, or raw rows with --parser)")
@@ -81,7 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="a reward model folder (stage: reward)")
     r.add_argument("--data", required=True, help="JSONL rows")
     r.add_argument("--max-length", type=int, default=1024)
+    _add_job_commands(sub)
     return p
+
+
+def _add_job_commands(sub: Any) -> None:
+    s = sub.add_parser("sweep", help="train a grid of variants x seeds; `sweep report SWEEP`")
+    s.add_argument("target", nargs="+", help="SWEEP.yaml, or: report SWEEP_DIR")
+    s.add_argument("--parallel", type=int, default=None, help="runs at once (processes)")
+    s.add_argument("--out", default=None, help="the sweep folder (default: `out:` in the YAML)")
+    s.add_argument("--baseline", action="append", default=[], help="report: KEY=VALUE (YAML)")
+    s.add_argument("--detach", action="store_true", help="run in the background (log, pid file)")
+    st = sub.add_parser("status", help="a run's or sweep's progress, ETA, last metrics, alive?")
+    st.add_argument("folder")
+    st.add_argument("--json", action="store_true")
+    pl = sub.add_parser("plan", help="estimate training memory and whether it fits")
+    pl.add_argument("config")
+    pl.add_argument("--gpu-memory", default="80GB", help="per-device memory, e.g. 24GB, 80GB")
+    pl.add_argument("--gpus", type=int, default=1)
+    pl.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None,
+                    help="ZeRO stage (default: from the config's deepspeed file)")  # fmt: skip
+    pl.add_argument("--shape", default=None, help="a Llama shape preset when the model is not here")
+    pl.add_argument("--json", action="store_true")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,11 +122,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command in ("sweep", "status", "plan"):
+        from sfttrain._cli_jobs import run_job_command
+
+        return run_job_command(args)
     if args.command == "train":
         from sfttrain._train import train
         from sfttrain.config import TrainConfig
 
-        train(TrainConfig.from_yaml(args.config))
+        cfg = TrainConfig.from_yaml(args.config)
+        if args.detach:
+            from sfttrain._jobs import detach
+
+            detach(["train", args.config], cfg.output_dir)
+            return 0
+        train(cfg)
     elif args.command == "eval" and _evals(args):
         pass
     elif args.command == "eval":

@@ -117,6 +117,24 @@ class GrpoOptions:
 
 
 @dataclass(frozen=True)
+class TrackingOptions:
+    """Where the ``mlflow`` and ``wandb`` trackers write: local stores unless set otherwise.
+
+    ``mlflow_uri``: default ``sqlite:///<output_dir>/mlflow.db`` (MLflow 3 refuses a bare
+    ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE=true``). ``parent_run_id`` nests
+    the run under another (a sweep sets it). ``wandb_mode: offline`` (default) writes
+    under ``<output_dir>/wandb``; ``wandb sync`` uploads such a run later.
+    """
+
+    mlflow_uri: str | None = None
+    experiment: str = "sfttrain"
+    run_name: str | None = None
+    parent_run_id: str | None = None
+    wandb_project: str = "sfttrain"
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+
+
+@dataclass(frozen=True)
 class DataFile:
     """One data file with its own ``sftdata.parse`` format (``None``: the config's ``parser``)."""
 
@@ -178,6 +196,7 @@ class TrainConfig:
     eval_steps: int = 0
     save_total_limit: int | None = 3
     trackers: tuple[Tracker, ...] = ("tensorboard", "jsonl")
+    tracking: TrackingOptions = field(default_factory=TrackingOptions)
     deepspeed: str | None = None
     fsdp: str = ""
     fsdp_config: str | None = None
