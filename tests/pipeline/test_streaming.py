@@ -167,24 +167,46 @@ def test_streamed_minhash_dedup_equals_the_whole_table_pass(
     lines=st.lists(
         st.one_of(
             st.text(max_size=30).map(lambda t: json.dumps({"text": t})),
+            st.integers(-5, 5).map(lambda n: json.dumps({"text": "x", "n": n})),
             st.sampled_from(['{"text": "unterminated', "[1, 2]", "", '{"text": "é"}']),
+            st.sampled_from(['{"text": "s", "n": "seven"}', '{"text": "f", "n": 2.5}']),
         ),
         max_size=20,
     ),
     block=st.integers(1, 64),
+    locations=st.booleans(),
 )
 def test_jsonl_read_in_blocks_equals_read_whole(
-    tmp_path_factory, lines: list[str], block: int
+    tmp_path_factory, lines: list[str], block: int, locations: bool
 ) -> None:
     """Property: a JSONL file read in blocks of `block` bytes gives the rows and rejects
-    (reasons and file:line locations) of reading it whole."""
+    (reasons, types, file:line locations under a label) of reading it whole, also when a
+    column's types disagree between blocks."""
     from sftdata.runner._io import iter_input, read_input
 
     path = tmp_path_factory.mktemp("blocks") / "rows.jsonl"
     path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-    whole, whole_bad = read_input(path, None)
-    pieces = list(iter_input(path, None, block_bytes=block))
-    rows = [r for t, _ in pieces for r in t.to_pylist()]
+    opts = {"locations": locations, "label": "data/rows.jsonl"}
+    whole, whole_bad = read_input(path, None, **opts)
+    pieces = list(iter_input(path, None, block_bytes=block, **opts))
+    together = concat([t for t, _ in pieces])  # as the runner joins them
+    if whole.num_rows:  # same columns and types (`_location` may sit earlier: dropped on output)
+        assert sorted(together.column_names) == sorted(whole.column_names)
+        together = together.select(whole.column_names)
+        assert together.schema.equals(whole.schema)
+    rows = together.to_pylist() if whole.num_rows else []
     bad = [r for _, b in pieces for r in b.to_pylist()]
     assert rows == whole.to_pylist()
     assert bad == whole_bad.to_pylist()
+
+
+def test_a_field_missing_from_the_first_row_is_kept(tmp_path: Path) -> None:
+    """A JSONL field that the first row lacks is still a column (Arrow's from_pylist alone
+    would take the first row's keys and drop it)."""
+    from sftdata.runner._io import read_input
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "a"}\n{"text": "b", "source": "web"}\n', encoding="utf-8")
+    table, bad = read_input(path, None)
+    assert table.to_pylist() == [{"text": "a", "source": None}, {"text": "b", "source": "web"}]
+    assert bad.num_rows == 0

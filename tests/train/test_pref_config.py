@@ -14,7 +14,7 @@ BASE = {"model": "m", "train_files": ["a.jsonl"], "output_dir": "o"}
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"stage": "rlhf"}, "stage: got 'rlhf'; allowed: 'sft', 'reward', 'dpo'"),
+        ({"stage": "rlhf"}, "stage: got 'rlhf'; allowed: 'sft', 'pretrain', 'reward', 'dpo'"),
         ({"stage": "dpo", "preference": {"loss_type": "sigmod"}}, "preference.loss_type: got"),
         ({"stage": "dpo", "preference": {"beta": 0}}, "preference.beta: must be > 0"),
         ({"stage": "dpo", "preference": {"beta": -1.0}}, "preference.beta: must be > 0"),

@@ -26,12 +26,14 @@ import glob
 import io
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON, SftDataError
@@ -141,15 +143,47 @@ def iter_input(
     label: str | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """:func:`read_input` in blocks: a JSONL file over ``block_bytes`` yields one
-    ``(rows, rejects)`` pair per block of whole lines (locations stay file:line)."""
+    ``(rows, rejects)`` pair per block of whole lines (locations stay file:line).
+
+    The blocks give exactly what one whole read gives. Their tables are spilled to a
+    temporary folder and yielded once every block is read: where a column's types
+    disagree (inside a block or between blocks), a whole read would type the column by
+    its most common type over the file and reject the other rows, so the file is read
+    whole instead (memory then grows with that one file; such files are rare).
+    """
     fmt = infer_format(path, fmt)
     if fmt != "jsonl" or path.stat().st_size <= block_bytes:
         yield read_input(path, fmt, split=split, locations=locations, label=label)
         return
     label = str(path) if label is None else label
+    with tempfile.TemporaryDirectory(prefix="sftdata-blocks-") as tmp:
+        spilled: list[tuple[Path, pa.Table]] = []
+        schemas: list[pa.Schema] = []
+        for first, lines in _line_blocks(path, block_bytes):
+            rows, where, rejects = _jsonl_lines(lines, label, first)
+            try:
+                table = rows_table(rows)
+                schemas.append(table.schema)
+                pa.unify_schemas(schemas, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                yield read_input(path, fmt, split=split, locations=locations, label=label)
+                return
+            if locations:
+                table = _located(table, where)
+            part = Path(tmp) / f"block-{len(spilled):06d}.arrow"
+            with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                w.write_table(table)
+            spilled.append((part, pa.Table.from_pylist(rejects) if rejects else pa.table({})))
+        for part, rejects_table in spilled:
+            with pa.OSFile(str(part), "rb") as source:
+                table = pa.ipc.open_file(source).read_all()
+            yield table, rejects_table
+
+
+def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, list[bytes]]]:
+    """``(first line number, lines)`` for blocks of about ``block_bytes`` whole lines."""
     with open(path, "rb") as f:
-        head = f.read(8192)
-        if b"\x00" in head:
+        if b"\x00" in f.read(8192):
             raise SftDataError(f"{path}: looks like a binary file (NUL bytes); expected text")
         f.seek(0)
         first, carry = 1, b""
@@ -157,8 +191,7 @@ def iter_input(
             block = f.read(block_bytes)
             data = carry + block
             if not block:
-                lines = data.splitlines()
-                carry = b""
+                lines, carry = data.splitlines(), b""
             else:
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:  # one line longer than a block: keep reading
@@ -166,12 +199,7 @@ def iter_input(
                     continue
                 lines, carry = data[:cut].splitlines(), data[cut:]
             if lines:
-                rows, where, rejects = _jsonl_lines(lines, label, first)
-                table, type_rejects = rows_to_table(rows, where)
-                rejects += type_rejects
-                if not locations:
-                    table = table.drop_columns([ROW_LOCATION])
-                yield table, pa.Table.from_pylist(rejects) if rejects else pa.table({})
+                yield first, lines
                 first += len(lines)
             if not block:
                 return
@@ -245,11 +273,11 @@ def rows_to_table(
     not fit gets ``input.bad_type:<column>``. The table's last column, ``_location``,
     holds each kept row's ``where``.
     """
+    columns = list(dict.fromkeys(k for r in rows for k in r))
     try:
-        return _located(pa.Table.from_pylist(rows), where), []
+        return _located(rows_table(rows, columns), where), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
-    columns = list(dict.fromkeys(k for r in rows for k in r))
     bad: dict[int, str] = {}
     for col in columns:
         values = [r.get(col) for r in rows]
@@ -273,10 +301,19 @@ def rows_to_table(
     ]
     try:
         return _located(
-            pa.Table.from_pylist(good), [w for i, w in enumerate(where) if i not in bad]
+            rows_table(good, columns), [w for i, w in enumerate(where) if i not in bad]
         ), rejects
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
         raise SftDataError(f"rows have mixed types that Arrow cannot store: {e}") from None
+
+
+def rows_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pa.Table:
+    """Rows -> table over the union of their keys, in first-seen order (``columns`` when
+    given). ``pa.Table.from_pylist`` alone takes the first row's keys and silently drops
+    a field that row lacks."""
+    if columns is None:
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+    return pa.Table.from_pydict({c: [r.get(c) for r in rows] for c in columns})
 
 
 def _located(table: pa.Table, where: list[str]) -> pa.Table:
