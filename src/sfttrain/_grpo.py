@@ -109,7 +109,8 @@ def grpo_arguments(cfg: TrainConfig) -> Any:
     from trl import GRPOConfig
 
     g = cfg.grpo
-    report: list[str] = [t for t in cfg.trackers if t != "jsonl"] or ["none"]
+    # jsonl, mlflow and wandb are sfttrain's own callbacks (sfttrain.tracking)
+    report: list[str] = [t for t in cfg.trackers if t == "tensorboard"] or ["none"]
     return GRPOConfig(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.batch_size,
@@ -168,7 +169,8 @@ def train_grpo(cfg: TrainConfig, *, callbacks: Sequence[Any] = ()) -> Any:
     from sfttrain._generate import save_template_name
     from sfttrain._model import load_model, load_tokenizer
     from sfttrain._train import TrainResult, _save_config
-    from sfttrain._trainer import JsonlLogger, resume_from
+    from sfttrain._trainer import resume_from
+    from sfttrain.tracking import run_callbacks
 
     cfg.check_paths()
     rewards = reward_functions(cfg)
@@ -179,7 +181,7 @@ def train_grpo(cfg: TrainConfig, *, callbacks: Sequence[Any] = ()) -> Any:
     template = get_template(cfg.template, tokenizer)
     tokenizer.chat_template = template_jinja(template)
     _save_config(cfg)
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra = run_callbacks(cfg, dataset)
     trainer = _trainer_class()(
         model=load_model(cfg),
         reward_funcs=rewards,
@@ -194,7 +196,7 @@ def train_grpo(cfg: TrainConfig, *, callbacks: Sequence[Any] = ()) -> Any:
     seconds = time.perf_counter() - start
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
-    save_template_name(final, cfg.template)
+    save_template_name(final, cfg.template, template)
     history = trainer.state.log_history
     result = TrainResult(
         output_dir=Path(cfg.output_dir),

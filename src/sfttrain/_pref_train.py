@@ -21,8 +21,9 @@ from sfttrain._export import template_jinja
 from sfttrain._generate import save_template_name
 from sfttrain._model import load_model, load_tokenizer
 from sfttrain._pref_data import KtoCollator, PairCollator, prepare_pairs, unpair
-from sfttrain._trainer import JsonlLogger, resume_from
+from sfttrain._trainer import resume_from
 from sfttrain.config import TrainConfig
+from sfttrain.tracking import run_callbacks
 
 
 def needs_reference(cfg: TrainConfig) -> bool:
@@ -50,7 +51,7 @@ def build_trainer(
         train, evaluation = _precomputed(cfg, model, collate, train, evaluation)
     elif needs_reference(cfg) and cfg.method == "full":
         ref_model = copy.deepcopy(model)
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra = run_callbacks(cfg, prepared)
     return PreferenceTrainer(
         model=model,
         args=training_arguments(cfg),
@@ -124,7 +125,7 @@ def train_preference(
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
     if trainer.is_world_process_zero():
-        save_template_name(final, cfg.template)
+        save_template_name(final, cfg.template, template)
     history = trainer.state.log_history
     result = TrainResult(
         output_dir=Path(cfg.output_dir),

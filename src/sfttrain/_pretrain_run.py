@@ -11,8 +11,9 @@ from typing import Any
 from sfttrain._model import load_model, load_tokenizer
 from sfttrain._pretrain import PretrainBlocks, collate_blocks, new_model, open_shards
 from sfttrain._train import TrainResult, _save_config, training_arguments
-from sfttrain._trainer import JsonlLogger, MeteredCollator, SftTrainer, TokenMeter, resume_from
+from sfttrain._trainer import MeteredCollator, SftTrainer, TokenMeter, resume_from
 from sfttrain.config import ConfigError, TrainConfig
+from sfttrain.tracking import run_callbacks
 
 
 class PretrainTrainer(SftTrainer):
@@ -45,7 +46,7 @@ def pretrain_trainer(cfg: TrainConfig, callbacks: Sequence[Any] = ()) -> Pretrai
             f"(batch_size {cfg.batch_size} x {world} processes)"
         )
     meter = TokenMeter()
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra = run_callbacks(cfg, data)
     return PretrainTrainer(
         model=model,
         args=training_arguments(cfg),

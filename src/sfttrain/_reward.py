@@ -117,7 +117,8 @@ def train_reward(cfg: TrainConfig, *, prepared: Any = None, callbacks: Sequence[
     from sfttrain._model import load_tokenizer
     from sfttrain._pref_data import PairCollator, prepare_pairs
     from sfttrain._train import TrainResult, _save_config, training_arguments
-    from sfttrain._trainer import JsonlLogger, resume_from
+    from sfttrain._trainer import resume_from
+    from sfttrain.tracking import run_callbacks
 
     if prepared is None:
         cfg.check_paths()
@@ -132,7 +133,7 @@ def train_reward(cfg: TrainConfig, *, prepared: Any = None, callbacks: Sequence[
             print(f"sfttrain data (reward): {stages}", flush=True)
     tokenizer.chat_template = template_jinja(template)
     _save_config(cfg)
-    extra = [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
+    extra = run_callbacks(cfg, prepared)
     trainer = RewardTrainer(
         model=load_reward_model(cfg, tokenizer.pad_token_id),
         args=training_arguments(cfg),
@@ -150,7 +151,7 @@ def train_reward(cfg: TrainConfig, *, prepared: Any = None, callbacks: Sequence[
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
     if trainer.is_world_process_zero():
-        save_template_name(final, cfg.template)
+        save_template_name(final, cfg.template, template)
     history = trainer.state.log_history
     result = TrainResult(
         output_dir=Path(cfg.output_dir),

@@ -24,9 +24,7 @@ from sfttrain._export import template_jinja
 from sfttrain._generate import save_template_name
 from sfttrain._model import load_model, load_tokenizer
 from sfttrain._trainer import (
-    JsonlLogger,
     MeteredCollator,
-    ProgressFile,
     SftTrainer,
     TokenMeter,
     resume_from,
@@ -188,13 +186,10 @@ def train(
 def _trainer(
     cfg: TrainConfig, prepared: Prepared, tokenizer: Any, callbacks: Sequence[Any]
 ) -> SftTrainer:
-    from sfttrain.tracking import tracker_callbacks
+    from sfttrain.tracking import run_callbacks
 
     meter = TokenMeter()
-    extra: list[Any] = (
-        [JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl")] if "jsonl" in cfg.trackers else []
-    )
-    extra += [ProgressFile(cfg.output_dir), *tracker_callbacks(cfg, prepared)]
+    extra = run_callbacks(cfg, prepared)
     return SftTrainer(
         model=load_model(cfg),
         args=training_arguments(cfg),

@@ -295,8 +295,21 @@ def _check_pretrain(cfg: TrainConfig) -> None:
 
 
 def _check_stage(cfg: TrainConfig) -> None:
-    """Rules of the preference / RL options (see :class:`PreferenceOptions`)."""
+    """Rules of the preference / RL options (see :class:`PreferenceOptions`); options a
+    stage would ignore are refused rather than silently dropped."""
     p, g = cfg.preference, cfg.grpo
+    if p != PreferenceOptions() and cfg.stage not in ("reward", "dpo", "orpo", "kto"):
+        raise ConfigError(
+            f"preference: used by stages reward, dpo, orpo, kto; stage is {cfg.stage!r}"
+        )
+    if g != GrpoOptions() and cfg.stage != "grpo":
+        raise ConfigError(f"grpo: used by stage grpo only; stage is {cfg.stage!r}")
+    if cfg.stage == "pretrain" and cfg.eval_files:
+        raise ConfigError("eval_files: stage pretrain trains on token shards and does not evaluate")
+    if cfg.stage == "grpo":
+        for key in ("deepspeed", "fsdp", "gradient_checkpointing"):
+            if getattr(cfg, key):
+                raise ConfigError(f"{key}: not passed to GRPO training (stage grpo); unset it")
     if not p.beta > 0:
         raise ConfigError(f"preference.beta: must be > 0, got {p.beta}")
     if not 0 <= p.label_smoothing < 0.5:

@@ -65,8 +65,10 @@ def run_params(cfg: TrainConfig, prepared: Any) -> dict[str, str]:
     import sftdata
 
     params = flatten(cfg.to_dict())
-    params["data.fingerprint"] = str(getattr(prepared.train, "_fingerprint", None))
-    params["data.rows"] = str(len(prepared.train))
+    train = getattr(prepared, "train", prepared)  # a Prepared, or the training rows themselves
+    params["data.fingerprint"] = str(getattr(train, "_fingerprint", None))
+    if hasattr(train, "__len__"):
+        params["data.rows"] = str(len(train))
     params["sftdata.version"] = sftdata.__version__
     commit = git_commit()
     if commit:
@@ -79,9 +81,9 @@ def write_data_report(cfg: TrainConfig, prepared: Any) -> Path:
     out = Path(cfg.output_dir) / DATA_REPORT
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "counts": prepared.counts,
-        "dropped": prepared.dropped,
-        "pack_efficiency": prepared.pack_efficiency,
+        "counts": getattr(prepared, "counts", None),
+        "dropped": getattr(prepared, "dropped", None),
+        "pack_efficiency": getattr(prepared, "pack_efficiency", None),
     }
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return out
@@ -241,6 +243,18 @@ class WandbTracker(TrainerCallback):
                 self.run.save(str(out / name), base_path=str(out), policy="now")
         self.run.finish()
         self.run = None
+
+
+def run_callbacks(cfg: TrainConfig, prepared: Any) -> list[TrainerCallback]:
+    """What every stage's trainer logs through: ``metrics.jsonl`` (tracker ``jsonl``),
+    ``progress.json`` (read by ``sfttrain status``) and the mlflow / wandb trackers.
+    ``prepared`` is the stage's data: a :class:`~sfttrain.Prepared`, or its rows."""
+    from sfttrain._trainer import JsonlLogger, ProgressFile
+
+    out: list[TrainerCallback] = []
+    if "jsonl" in cfg.trackers:
+        out.append(JsonlLogger(Path(cfg.output_dir) / "metrics.jsonl"))
+    return [*out, ProgressFile(cfg.output_dir), *tracker_callbacks(cfg, prepared)]
 
 
 def tracker_callbacks(cfg: TrainConfig, prepared: Any) -> list[TrainerCallback]:

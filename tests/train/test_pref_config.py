@@ -47,6 +47,13 @@ BASE = {"model": "m", "train_files": ["a.jsonl"], "output_dir": "o"}
             "grpo.num_generations: must be >= 2",
         ),
         ({"stage": "grpo", "grpo": {"rewards": ["m:f"], "top_p": 0}}, "grpo: need max_new_tokens"),
+        ({"preference": {"beta": 0.5}}, "preference: used by stages reward, dpo, orpo, kto"),
+        ({"stage": "dpo", "grpo": {"rewards": ["m:f"]}}, "grpo: used by stage grpo only"),
+        ({"stage": "pretrain", "eval_files": ["a.jsonl"]}, "eval_files: stage pretrain"),
+        (
+            {"stage": "grpo", "grpo": {"rewards": ["m:f"]}, "gradient_checkpointing": True},
+            "gradient_checkpointing: not passed to GRPO training",
+        ),
     ],
 )
 def test_bad_preference_config_names_the_key(extra: dict[str, Any], expected: str) -> None:

@@ -128,13 +128,25 @@ def test_config_rules(shards: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_loss_falls_from_a_new_model(shards: Path, tmp_path: Path) -> None:
-    """A tiny model built from model_config learns the repetitive corpus: loss drops by >1 nat."""
+    """A tiny model built from model_config learns the repetitive corpus: loss drops by >1 nat;
+    the run is tracked like an SFT run (MLflow loss history, progress.json for status)."""
+    from mlflow.tracking import MlflowClient
+
     from sfttrain import train
 
-    result = train(config(shards, tmp_path / "run", max_steps=12))
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    cfg = config(
+        shards, tmp_path / "run", max_steps=12, trackers=["jsonl", "mlflow"],
+        tracking={"mlflow_uri": uri, "experiment": "pretrain"},
+    )  # fmt: skip
+    result = train(cfg)
     assert result.steps == 12 and result.counts["blocks"] == 64
     assert result.losses[-1] < result.losses[0] - 1.0, result.losses
     assert (tmp_path / "run" / "init" / "config.json").exists()
+    run_id = json.loads((tmp_path / "run" / "mlflow_run.json").read_text())["run_id"]
+    history = MlflowClient(uri).get_metric_history(run_id, "loss")
+    assert [m.value for m in history] == pytest.approx(list(result.losses), rel=1e-6)
+    assert json.loads((tmp_path / "run" / "progress.json").read_text())["step"] == 12
 
 
 def _pythonpath() -> str:

@@ -117,6 +117,7 @@ def test_random_draws_n_points_reproducibly(tmp_path: Path) -> None:
         ({"seeds": [0, 0]}, "seeds"),
         ({"grid": {"seed": [1, 2]}}, "grid.seed"),
         ({"eval": {"heldout": "missing.jsonl"}}, "eval.heldout"),
+        ({"grid": {"stage": ["sft", "dpo"]}}, "stage: a sweep trains stage 'sft' only"),
     ],
 )
 def test_bad_sweeps_name_the_key(tmp_path: Path, extra: dict[str, Any], message: str) -> None:

@@ -300,8 +300,13 @@ def train_config(
     data["seed"] = variant.seed
     if spec.trackers:
         data["trackers"] = list(spec.trackers)
+    swept = ", ".join(f"{k}={v!r}" for k, v in variant.settings.items())
     try:
-        return TrainConfig.from_dict(data)
+        cfg = TrainConfig.from_dict(data)
     except ConfigError as e:
-        swept = ", ".join(f"{k}={v!r}" for k, v in variant.settings.items())
         raise ConfigError(f"variant ({swept}): {e}") from None
+    if cfg.stage != "sft":  # runs are prepared and evaluated as SFT conversations
+        raise ConfigError(
+            f"variant ({swept}): stage: a sweep trains stage 'sft' only, got {cfg.stage!r}"
+        )
+    return cfg
