@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,19 @@ def train_preference(
     ``prepared.train`` holds encoded pairs (``sd.EncodePreference`` columns) or, for
     KTO, unpaired rows with ``input_ids``, ``labels`` and ``kto_label``.
     """
+    return run_pair_stage(cfg, build_trainer, prepared=prepared, callbacks=callbacks)
+
+
+def run_pair_stage(
+    cfg: TrainConfig,
+    build: Callable[[TrainConfig, Prepared, Any, Sequence[Any]], Any],
+    *,
+    prepared: Prepared | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    """The run of a stage trained on preference pairs (dpo, orpo, kto, reward): read and
+    encode the pairs unless ``prepared``, ``build`` the trainer, train (resuming per
+    ``cfg.resume``), save ``final/`` with the template; returns a ``TrainResult``."""
     from transformers import set_seed
 
     from sfttrain._train import TrainResult, _save_config
@@ -118,7 +131,7 @@ def train_preference(
             print(f"sfttrain data ({cfg.stage}): {stages}", flush=True)
     tokenizer.chat_template = template_jinja(template)
     _save_config(cfg)
-    trainer = build_trainer(cfg, prepared, tokenizer, callbacks)
+    trainer = build(cfg, prepared, tokenizer, callbacks)
     start = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start

@@ -10,8 +10,6 @@ higher. ``score(model, rows)`` scores conversations (``messages``) or pairs.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -109,63 +107,29 @@ def pairwise_accuracy(model: Any, pairs: Any, pad_token_id: int, *, batch_size: 
 
 def train_reward(cfg: TrainConfig, *, prepared: Any = None, callbacks: Sequence[Any] = ()) -> Any:
     """Train a reward model on ``cfg``'s preference files (or ``prepared`` pairs)."""
-    from transformers import set_seed
+    from sfttrain._pref_train import run_pair_stage
 
-    from sfttrain._data import get_template
-    from sfttrain._export import template_jinja
-    from sfttrain._generate import save_template_name
-    from sfttrain._model import load_tokenizer
-    from sfttrain._pref_data import PairCollator, prepare_pairs
-    from sfttrain._train import TrainResult, _save_config, training_arguments
-    from sfttrain._trainer import resume_from
+    return run_pair_stage(cfg, _reward_trainer, prepared=prepared, callbacks=callbacks)
+
+
+def _reward_trainer(
+    cfg: TrainConfig, prepared: Any, tokenizer: Any, callbacks: Sequence[Any]
+) -> RewardTrainer:
+    from sfttrain._pref_data import PairCollator
+    from sfttrain._train import training_arguments
     from sfttrain.tracking import run_callbacks
 
-    if prepared is None:
-        cfg.check_paths()
-    resume = resume_from(cfg.resume, cfg.output_dir)
-    set_seed(cfg.seed)
-    tokenizer = load_tokenizer(cfg.tokenizer_path, trust_remote_code=cfg.trust_remote_code)
-    template = get_template(cfg.template, tokenizer)
-    if prepared is None:
-        prepared = prepare_pairs(cfg, tokenizer, template)
-        if int(os.environ.get("RANK", "0")) == 0:
-            stages = " -> ".join(f"{k} {v}" for k, v in prepared.counts.items())
-            print(f"sfttrain data (reward): {stages}", flush=True)
-    tokenizer.chat_template = template_jinja(template)
-    _save_config(cfg)
-    extra = run_callbacks(cfg, prepared)
-    trainer = RewardTrainer(
+    return RewardTrainer(
         model=load_reward_model(cfg, tokenizer.pad_token_id),
         args=training_arguments(cfg),
         data_collator=PairCollator(pad_token_id=tokenizer.pad_token_id),
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
         processing_class=tokenizer,
-        callbacks=[*extra, *callbacks],
+        callbacks=[*run_callbacks(cfg, prepared), *callbacks],
         stage="reward",
         options=cfg.preference,
     )
-    start = time.perf_counter()
-    out = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - start
-    final = Path(cfg.output_dir) / "final"
-    trainer.save_model(str(final))
-    if trainer.is_world_process_zero():
-        save_template_name(final, cfg.template, template)
-    history = trainer.state.log_history
-    result = TrainResult(
-        output_dir=Path(cfg.output_dir),
-        final_dir=final,
-        steps=int(out.global_step),
-        seconds=seconds,
-        tokens_per_s=trainer.tokens_seen * max(trainer.args.world_size, 1) / max(seconds, 1e-9),
-        losses=tuple(float(h["loss"]) for h in history if "loss" in h),
-        counts=dict(prepared.counts),
-        resumed_from=resume,
-    )
-    if trainer.is_world_process_zero():
-        print(result.summary(), flush=True)
-    return result
 
 
 def load_reward_for_inference(path: str | Path) -> tuple[Any, Any, Any]:
