@@ -104,35 +104,14 @@ def _is_prompt(value: Any) -> bool:
 
 
 def grpo_arguments(cfg: TrainConfig) -> Any:
-    """``trl.GRPOConfig`` from ``cfg`` (the shared training keys plus ``cfg.grpo``)."""
-    import torch
+    """``trl.GRPOConfig`` from ``cfg``: the keys every stage shares plus ``cfg.grpo``."""
     from trl import GRPOConfig
 
+    from sfttrain._train import training_kwargs
+
     g = cfg.grpo
-    # jsonl, mlflow and wandb are sfttrain's own callbacks (sfttrain.tracking)
-    report: list[str] = [t for t in cfg.trackers if t == "tensorboard"] or ["none"]
     return GRPOConfig(
-        output_dir=cfg.output_dir,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate,
-        weight_decay=cfg.weight_decay,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup if cfg.warmup < 1 else int(cfg.warmup),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        max_grad_norm=cfg.max_grad_norm,
-        optim=cfg.optim,
-        bf16=cfg.precision == "bf16",
-        fp16=cfg.precision == "fp16",
-        seed=cfg.seed,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps" if cfg.save_steps > 0 else "no",
-        save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
-        save_total_limit=cfg.save_total_limit,
-        report_to=report,
-        disable_tqdm=not cfg.progress_bar,
-        use_cpu=not torch.cuda.is_available(),
+        **training_kwargs(cfg),
         num_generations=g.num_generations,
         max_completion_length=g.max_new_tokens,
         temperature=g.temperature,

@@ -62,14 +62,20 @@ class TrainResult:
 
 
 def training_arguments(cfg: TrainConfig) -> Any:
-    """``transformers.TrainingArguments`` for ``cfg`` (trackers other than jsonl pass through)."""
-    import torch
+    """``transformers.TrainingArguments`` for ``cfg`` (see :func:`training_kwargs`)."""
     from transformers import TrainingArguments
 
+    return TrainingArguments(**training_kwargs(cfg))
+
+
+def training_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    """The ``TrainingArguments`` keys every stage shares (GRPO's config adds its own);
+    trackers other than tensorboard are sfttrain's own callbacks (sfttrain.tracking)."""
+    import torch
+
     on_gpu = torch.cuda.is_available()
-    # jsonl, mlflow and wandb are sfttrain's own callbacks (sfttrain.tracking)
     report: list[str] = [t for t in cfg.trackers if t == "tensorboard"] or ["none"]
-    return TrainingArguments(
+    return dict(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size,

@@ -304,8 +304,8 @@ def _check_stage(cfg: TrainConfig) -> None:
         )
     if g != GrpoOptions() and cfg.stage != "grpo":
         raise ConfigError(f"grpo: used by stage grpo only; stage is {cfg.stage!r}")
-    if cfg.stage == "pretrain" and cfg.eval_files:
-        raise ConfigError("eval_files: stage pretrain trains on token shards and does not evaluate")
+    if cfg.stage in ("pretrain", "grpo") and cfg.eval_files:
+        raise ConfigError(f"eval_files: stage {cfg.stage} does not evaluate held-out files")
     if cfg.stage == "grpo":
         for key in ("deepspeed", "fsdp", "gradient_checkpointing"):
             if getattr(cfg, key):

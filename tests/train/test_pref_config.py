@@ -51,6 +51,10 @@ BASE = {"model": "m", "train_files": ["a.jsonl"], "output_dir": "o"}
         ({"stage": "dpo", "grpo": {"rewards": ["m:f"]}}, "grpo: used by stage grpo only"),
         ({"stage": "pretrain", "eval_files": ["a.jsonl"]}, "eval_files: stage pretrain"),
         (
+            {"stage": "grpo", "grpo": {"rewards": ["m:f"]}, "eval_files": ["a.jsonl"]},
+            "eval_files: stage grpo",
+        ),
+        (
             {"stage": "grpo", "grpo": {"rewards": ["m:f"]}, "gradient_checkpointing": True},
             "gradient_checkpointing: not passed to GRPO training",
         ),
