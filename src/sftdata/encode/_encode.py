@@ -33,7 +33,7 @@ import collections
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def encode(
     'Hello! </s>'
     """
     key = _step_key(tokenizer, (template, max_length, loss_on, train_on_eos, truncation))
-    step = _recent_step(tokenizer, key)
+    step = _RECENT.get(tokenizer, key)
     if step is None:
         step = Encode(
             tokenizer,
@@ -112,7 +112,7 @@ def encode(
             train_on_eos=train_on_eos,
             truncation=truncation,
         )
-        _remember_step(key, step)
+        _RECENT.put(key, step)
     return single_row(*step._run({MESSAGES: [messages]}))
 
 
@@ -120,9 +120,38 @@ def encode(
 # compiled shapes and shared pieces would otherwise be rebuilt for every row. A step
 # is found only for the same tokenizer object in the same state (see
 # sftdata._tokenizer_copies.state), so a tokenizer changed in between gets a new step.
-_RECENT: collections.OrderedDict[tuple[Any, ...], Encode] = collections.OrderedDict()
-_RECENT_LOCK = threading.Lock()
-_RECENT_SIZE = 4
+S = TypeVar("S")
+
+
+class RecentSteps(Generic[S]):
+    """The steps of the last ``size`` keys, most recent last (thread-safe). A step is
+    returned only for the very tokenizer object it was built with."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._steps: collections.OrderedDict[tuple[Any, ...], S] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tokenizer: Any, key: tuple[Any, ...] | None) -> S | None:
+        if key is None:
+            return None
+        with self._lock:
+            step = self._steps.get(key)
+            if step is not None and step.tokenizer is tokenizer:  # type: ignore[attr-defined]
+                self._steps.move_to_end(key)
+                return step
+        return None
+
+    def put(self, key: tuple[Any, ...] | None, step: S) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._steps[key] = step
+            while len(self._steps) > self.size:
+                self._steps.popitem(last=False)
+
+
+_RECENT: RecentSteps[Encode] = RecentSteps(4)
 
 
 def _step_key(tokenizer: Any, settings: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -145,26 +174,6 @@ def _step_key(tokenizer: Any, settings: tuple[Any, ...]) -> tuple[Any, ...] | No
     except TypeError:
         return None
     return key
-
-
-def _recent_step(tokenizer: Any, key: tuple[Any, ...] | None) -> Encode | None:
-    if key is None:
-        return None
-    with _RECENT_LOCK:
-        step = _RECENT.get(key)
-        if step is not None and step.tokenizer is tokenizer:
-            _RECENT.move_to_end(key)
-            return step
-    return None
-
-
-def _remember_step(key: tuple[Any, ...] | None, step: Encode) -> None:
-    if key is None:
-        return
-    with _RECENT_LOCK:
-        _RECENT[key] = step
-        while len(_RECENT) > _RECENT_SIZE:
-            _RECENT.popitem(last=False)
 
 
 def encode_text(

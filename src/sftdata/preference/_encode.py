@@ -21,8 +21,6 @@ on ids the model would not see at inference.
 
 from __future__ import annotations
 
-import collections
-import threading
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
@@ -31,7 +29,7 @@ import numpy as np
 
 from sftdata._batch import batch_len, drop_reasons
 from sftdata._contract import DROP_REASON, IGNORE_INDEX, Batch, RowError, SftDataError
-from sftdata.encode._encode import ChatTemplate, Encode, _step_key
+from sftdata.encode._encode import ChatTemplate, Encode, RecentSteps, _step_key
 from sftdata.encode._pieces import Assembled, check_choice, check_max_length, paused_gc, tokenize
 from sftdata.encode._plan import PlanCache, Row
 from sftdata.preference._rows import CHOSEN, PROMPT, REJECTED, check_pair
@@ -82,7 +80,7 @@ def encode_preference(
     """
     settings = (template, max_length, max_prompt_length, truncation)
     key = _step_key(tokenizer, settings)
-    step = _recent(tokenizer, key)
+    step = _RECENT.get(tokenizer, key)
     if step is None:
         step = EncodePreference(
             tokenizer,
@@ -91,7 +89,7 @@ def encode_preference(
             max_prompt_length=max_prompt_length,
             truncation=truncation,
         )
-        _remember(key, step)
+        _RECENT.put(key, step)
     batch = {PROMPT: [row.get(PROMPT)], CHOSEN: [row.get(CHOSEN)], REJECTED: [row.get(REJECTED)]}
     out, errors = step._run(batch)
     if 0 in errors:
@@ -99,28 +97,7 @@ def encode_preference(
     return {k: out[k][0] for k in PREFERENCE_ENCODED}
 
 
-_RECENT: collections.OrderedDict[tuple[Any, ...], EncodePreference] = collections.OrderedDict()
-_RECENT_LOCK = threading.Lock()
-
-
-def _recent(tokenizer: Any, key: tuple[Any, ...] | None) -> EncodePreference | None:
-    if key is None:
-        return None
-    with _RECENT_LOCK:
-        step = _RECENT.get(key)
-        if step is not None and step.tokenizer is tokenizer:
-            _RECENT.move_to_end(key)
-            return step
-    return None
-
-
-def _remember(key: tuple[Any, ...] | None, step: EncodePreference) -> None:
-    if key is None:
-        return
-    with _RECENT_LOCK:
-        _RECENT[key] = step
-        while len(_RECENT) > 4:
-            _RECENT.popitem(last=False)
+_RECENT: RecentSteps[EncodePreference] = RecentSteps(4)
 
 
 @dataclass(frozen=True)
