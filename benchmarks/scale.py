@@ -104,12 +104,33 @@ options: {{shard_rows: {shard_rows}}}
 """
 
 CHILD = """
-import json, sys, time
-from sftdata.runner import load_spec, run
+import json, sys, threading, time
+from sftdata.runner import _run, load_spec, run
+
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+
+marks, peak, stop = [["start", 0.0]], [0.0], threading.Event()
+def sample():
+    while not stop.is_set():
+        now = rss()
+        peak[0] = max(peak[0], now)
+        marks[-1][1] = max(marks[-1][1], now)
+        time.sleep(0.05)
+
+def progress(total, desc, enabled, _orig=_run._progress):
+    marks.append([desc, rss()])  # per-stage peak RSS: from this bar to the next one
+    return _orig(total, desc, enabled)
+
+_run._progress = progress
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 res = run(load_spec(sys.argv[1]), progress=False)
+stop.set()
 print(json.dumps({"timings": res.timings, "seconds": time.perf_counter() - t0,
-                  "kept": res.counters.kept, "rows_in": res.counters.rows_in}))
+                  "kept": res.counters.kept, "rows_in": res.counters.rows_in,
+                  "stage_rss": marks}))
 """
 
 
@@ -182,6 +203,10 @@ def main() -> int:
     print(f"{'stage':<40} {'rows in':>9} {'s':>8} {'MB/s':>8} {'docs/s':>9}")
     for label, rows, secs in res["timings"]:  # type: ignore[attr-defined]
         print(f"{label:<40} {rows:>9} {secs:>8.2f} {mb / secs:>8.1f} {rows / secs:>9.0f}")
+    print("peak RSS per phase (input reading and outputs are the phases before the first and")
+    print("after the last stage bar):")
+    for desc, peak in res["stage_rss"]:  # type: ignore[attr-defined]
+        print(f"  {desc:<40} {peak:>8.0f} MB")
     quality = dedup_quality(work, corpus) if "dedup" in args.steps else {}
     for kind, (p, r, n) in quality.items():
         print(f"dedup {kind}: {n} rejected, precision {p:.3f}, recall {r:.3f} (vs planted)")
