@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sftdata.engines._local import concat
+from sftdata.runner import PipelineSpec, load_spec, run
 from sftdata.runner import _parts as parts
-from sftdata.runner import load_spec, run
 
 from ._helpers import STEPS, folder_bytes, write_jsonl, write_spec
 
@@ -74,6 +74,12 @@ def test_outputs_identical_for_tiny_and_whole_parts(tmp_path: Path) -> None:
     assert first.column_names == ["text", "meta", "source", "lang"]
 
 
+def _budgeted(spec: PipelineSpec, budget: int | None) -> PipelineSpec:
+    """``spec`` with a memory budget below what the spec accepts (1 MiB), so that even
+    a few rows spill (the sorts' decision is checked in test_memory_budget_*)."""
+    return spec if budget is None else spec.replace(memory_budget=budget)
+
+
 EXACT_SPEC = """inputs: [{{path: rows.jsonl}}]
 steps:
   - dedup.exact
@@ -87,17 +93,19 @@ options: {{shard_rows: {rows}, batch_size: 3}}
 @given(
     texts=st.lists(st.sampled_from(["a b", "A  b", "c", "d e", "", "x"]), min_size=1, max_size=30),
     with_id=st.booleans(),
+    budget=st.sampled_from([None, 64]),
 )
 def test_streamed_exact_dedup_equals_the_whole_table_pass(
-    tmp_path_factory, texts: list[str], with_id: bool
+    tmp_path_factory, texts: list[str], with_id: bool, budget: int | None
 ) -> None:
-    """Property: dedup.exact over 3-row parts keeps and rejects what exact_dedup does on the whole."""
+    """Property: dedup.exact over 3-row parts keeps and rejects what exact_dedup does on the
+    whole, with its keys in memory or (a 64-byte budget) spilled to bucket files."""
     from sftdata.dedup import exact_dedup
 
     rows = [{"id": f"r{i}", "text": t} if with_id else {"text": t} for i, t in enumerate(texts)]
     d = tmp_path_factory.mktemp("exact")
     write_jsonl(d / "rows.jsonl", rows)
-    run(load_spec(write_spec(d, EXACT_SPEC.format(rows=3))), progress=False)
+    run(_budgeted(load_spec(write_spec(d, EXACT_SPEC.format(rows=3))), budget), progress=False)
     kept = [
         json.loads(x)
         for p in sorted((d / "out/data").glob("part-*"))
@@ -133,17 +141,19 @@ options: {{shard_rows: 3, batch_size: 3}}
         max_size=25,
     ),
     with_id=st.booleans(),
+    budget=st.sampled_from([None, 64]),
 )
 def test_streamed_minhash_dedup_equals_the_whole_table_pass(
-    tmp_path_factory, texts: list[str], with_id: bool
+    tmp_path_factory, texts: list[str], with_id: bool, budget: int | None
 ) -> None:
-    """Property: dedup.minhash over 3-row parts writes the rows and columns minhash_dedup does."""
+    """Property: dedup.minhash over 3-row parts writes the rows and columns minhash_dedup
+    does, with each band sorted in memory or (a 64-byte budget) through bucket files."""
     from sftdata.dedup import minhash_dedup
 
     rows = [{"id": i * 10, "text": t} if with_id else {"text": t} for i, t in enumerate(texts)]
     d = tmp_path_factory.mktemp("near")
     write_jsonl(d / "rows.jsonl", rows)
-    run(load_spec(write_spec(d, NEAR_SPEC.format())), progress=False)
+    run(_budgeted(load_spec(write_spec(d, NEAR_SPEC.format())), budget), progress=False)
     kept = [
         json.loads(x)
         for p in sorted((d / "out/data").glob("part-*"))

@@ -185,6 +185,21 @@ def connected_components(n: int, pairs: np.ndarray) -> np.ndarray:
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(pairs) and (pairs.min() < 0 or pairs.max() >= n):
         raise ValueError(f"pairs reference rows outside [0, {n})")
+    return union_into(parent, pairs)
+
+
+def union_into(parent: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Join the rows of ``pairs`` in ``parent`` (in place) and return it.
+
+    ``parent`` must be fully compressed (``parent[parent] == parent``: every row points
+    at its component's lowest row), as :func:`connected_components` leaves it; it stays
+    so. Joining edges in several calls gives the components of all of them at once.
+
+    >>> parent = connected_components(5, np.array([[3, 4]]))
+    >>> union_into(parent, np.array([[1, 3]])).tolist()
+    [0, 1, 2, 1, 1]
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     u, v = pairs[:, 0], pairs[:, 1]
     while True:
         ru, rv = parent[u], parent[v]
@@ -198,7 +213,7 @@ def connected_components(n: int, pairs: np.ndarray) -> np.ndarray:
             jumped = parent[parent]
             if np.array_equal(jumped, parent):
                 break
-            parent = jumped
+            parent[:] = jumped
 
 
 def query_pairs(index_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

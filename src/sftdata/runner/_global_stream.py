@@ -1,44 +1,70 @@
-"""``dedup.exact`` and ``dedup.minhash`` as streamed global passes.
+"""``dedup.exact`` and ``dedup.minhash`` as streamed, resumable global passes.
 
-The rows a pass sees are the previous stage's kept rows, read window by window; only
-per-row keys stay in memory (exact) or go to a memory-mapped file (MinHash)::
+The rows a pass sees are the previous stage's kept rows, read in windows of
+``shard_rows`` rows. Nothing per row stays in memory but small keys; what grows with
+the corpus goes to files in the stage's ``.pass1/`` folder::
 
-    pass 1   exact:   window -> ExactKeys -> keys (n x 16 bytes); np.unique -> first row
-             minhash: window -> MinHashSignatures -> signatures.u32 (memory-mapped,
-                      n x num_perm) -> near_duplicate_roots (LSH bands, union-find)
-    pass 2   (with an ``id`` column) the ids of the rows that are some duplicate's root
-    pass 3   window -> drop_reason, dup_of (, dup_cluster) -> kept rows as parts,
-             rejected rows appended to rejects.parquet
+    pass 1  (per window w, skipped on a rerun when its files are whole)
+        exact:    window -> ExactKeys -> w-0000w.npz {keys (n_w x 16 bytes), bad rows}
+        minhash:  window -> MinHashSignatures -> signatures.u32 rows [lo, hi)  (pwrite)
+                                              -> w-0000w.bands (bands x n_w uint64, band-major)
+                                              -> w-0000w.npz {bad rows, crc32 of the rows}
+    pass 2  roots: the surviving (lowest) row of every row's group
+        exact:    all keys -> np.unique, or, past the memory budget, keys distributed
+                  by their leading bits into bucket files, each bucket unique'd alone
+        minhash:  band by band: the band's keys (read from every window's .bands file,
+                  or distributed into bucket files past the budget) -> star edges ->
+                  edges whose ends are not yet joined -> Jaccard check (signature rows
+                  read with pread, never mapped) -> union into the parent array
+    pass 3  (per window w, skipped when its part is whole)
+        window -> drop_reason, dup_of (, dup_cluster) -> part-0000w.parquet (kept rows)
+                                                       + rejects-0000w.parquet
+
+Memory is O(rows) small integers (roots, parent: 8 bytes a row; exact keys 16 bytes a
+row unless spilled) plus one window and one bucket, never the signatures
+(``num_perm * 4`` bytes a row stay on disk). ``memory_budget`` (``options``) decides
+when the sorts spill to buckets; the result does not depend on it.
 
 Rows, reasons and the written columns equal :func:`sftdata.dedup.exact_dedup` /
 :func:`sftdata.dedup.minhash_dedup` on the whole table (the lowest row of each group
 survives; ``dup_of`` is its ``id``, else its index), and so do the column types: each
-is fixed after pass 1 from the whole column. ``minhash`` with ``against=`` is not
-streamed (the runner falls back to the whole-table pass).
+is fixed after pass 2 from the whole column. Joining band by band and skipping edges
+whose ends are already joined gives the same components as verifying every candidate
+pair first: an edge between rows of one component changes no component.
+``minhash`` with ``against=`` is not streamed (the runner falls back to the whole-table
+pass).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON
 from sftdata.dedup._apply import DUP_CLUSTER, DUP_OF
 from sftdata.dedup._exact import REASON_EXACT, ExactKeys, exact_dedup
-from sftdata.dedup._lsh import resolve_bands
-from sftdata.dedup._minhash import MinHashSignatures, batch_texts
-from sftdata.dedup._near import REASON_NEAR, minhash_dedup, near_duplicate_roots
+from sftdata.dedup._lsh import band_key, resolve_bands, star_edges, union_into
+from sftdata.dedup._minhash import MinHashSignatures, batch_texts, minhash_signatures
+from sftdata.dedup._near import REASON_NEAR, minhash_dedup
 from sftdata.dedup._text import pick_column
 from sftdata.runner import _parts as parts
-from sftdata.runner._io import REJECTED_BY
+from sftdata.runner._io import REJECTED_BY, write_table_atomic
 
 ID = "id"
 _HELPERS = (DROP_REASON, REJECTED_BY)
+#: Bytes a sort needs per element, over the element itself (argsort, sorted copy,
+#: run flags, inverse): what the budget is compared against.
+_SORT_OVERHEAD = 6
+_MAX_BUCKETS = 256  # two open files each
 
 
 def streamable(fn: Callable[..., Any]) -> bool:
@@ -49,178 +75,392 @@ def streamable(fn: Callable[..., Any]) -> bool:
     return func is minhash_dedup and getattr(fn, "keywords", {}).get("against") is None
 
 
-def run_streamed(fn: Any, name: str, prev: Path, folder: Path, *, rows: int, bar: Any) -> list[str]:
-    """Run the pass over ``prev``'s kept rows; write parts and ``rejects.parquet`` into ``folder``."""
-    opts = dict(fn.keywords)
-    near = fn.func is minhash_dedup
-    schema = parts.stage_schema(prev)
-    data_schema = pa.schema([f for f in schema if f.name not in _HELPERS])
-    column = pick_column(data_schema.names, opts.get("column"))
+class _Pass:
+    """What one streamed pass knows: its options, rows, windows and work files."""
 
-    def windows() -> Iterator[pa.Table]:
+    def __init__(self, fn: Any, prev: Path, folder: Path, rows: int, budget: int, bar: Any) -> None:
+        self.opts = dict(fn.keywords)
+        self.near = fn.func is minhash_dedup
+        self.prev, self.folder, self.rows, self.budget, self.bar = prev, folder, rows, budget, bar
+        self.schema = parts.stage_schema(prev)
+        self.data_schema = pa.schema([f for f in self.schema if f.name not in _HELPERS])
+        self.column = pick_column(self.data_schema.names, self.opts.get("column"))
+        self.n = parts.kept_count(prev)
+        self.n_windows = max(1, -(-self.n // rows))
+        self.work = folder / ".pass1"
+        self.reused = 0  # windows of pass 1 found finished
+        self.reused_parts = 0  # windows of pass 3 found finished
+
+    def windows(self) -> Iterator[pa.Table]:
         kept = (
             t.drop_columns([c for c in _HELPERS if c in t.column_names])
-            for t in parts.iter_kept(prev, schema)
+            for t in parts.iter_kept(self.prev, self.schema)
         )
-        return parts.windows(kept, rows, data_schema)
+        return parts.windows(kept, self.rows, self.data_schema)
 
-    if near:
-        roots, bad = _near_roots(_counted(windows(), bar), opts, column, folder)
+    def prepare(self) -> None:
+        """Reuse the work files of an interrupted run of this same pass, else start clean."""
+        meta = {
+            "rows": self.rows,
+            "n": self.n,
+            "near": self.near,
+            "opts": repr(sorted(self.opts.items())),
+        }
+        marker = self.work / "meta.json"
+        if marker.exists() and json.loads(marker.read_text()) == meta:
+            return
+        shutil.rmtree(self.work, ignore_errors=True)
+        for stale in [*self.folder.glob("part-*.parquet"), *self.folder.glob("rejects-*.parquet")]:
+            stale.unlink()
+        self.work.mkdir(parents=True)
+        marker.write_text(json.dumps(meta))
+
+
+def run_streamed(
+    fn: Any, name: str, prev: Path, folder: Path, *, rows: int, bar: Any, budget: int = 2 << 30
+) -> tuple[list[str], list[str], str]:
+    """Run the pass over ``prev``'s kept rows into ``folder``.
+
+    Returns ``(parts, rejects files, what an interrupted run left that was reused)``.
+    """
+    p = _Pass(fn, prev, folder, rows, budget, bar)
+    p.prepare()
+    if p.near:
+        roots, bad = _near_pass(p)
     else:
-        step = ExactKeys(
-            column=column,
-            **{k: opts[k] for k in ("fields", "lowercase", "whitespace", "punctuation", "unicode_form") if k in opts},
-        )  # fmt: skip
-        keys, bad = _keys(_counted(windows(), bar), step, column)
-        roots = _roots(keys, bad)
-        del keys
+        roots, bad = _exact_pass(p)
+    names, rejects = _write(p, name, roots, bad)
+    again = [
+        f"{k} {what}"
+        for k, what in ((p.reused, "windows of pass 1"), (p.reused_parts, "parts"))
+        if k
+    ]
+    return names, rejects, ", ".join(again)
+
+
+# ---------------------------------------------------------------- pass 1 helpers
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zlib.error, EOFError):
+        return None
+
+
+def _bad_arrays(bad: dict[int, str]) -> dict[str, np.ndarray]:
+    idx = np.fromiter(bad, np.int64, len(bad))
+    return {"bad_idx": idx, "bad_reason": np.array([bad[i] for i in idx.tolist()], dtype=str)}
+
+
+def _bad_dict(z: dict[str, np.ndarray], lo: int) -> dict[int, str]:
+    return {lo + int(i): str(r) for i, r in zip(z["bad_idx"], z["bad_reason"], strict=True)}
+
+
+def _counted(p: _Pass) -> Iterator[tuple[int, int, pa.Table]]:
+    """``(window index, first row, window)``, each counted on the bar once used."""
+    lo = 0
+    for w, window in enumerate(p.windows()):
+        yield w, lo, window
+        lo += window.num_rows
+        p.bar.update(window.num_rows, window.nbytes)
+
+
+# ---------------------------------------------------------------- exact
+
+
+def _exact_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
+    opts = p.opts
+    step = ExactKeys(
+        column=p.column,
+        **{k: opts[k] for k in ("fields", "lowercase", "whitespace", "punctuation", "unicode_form") if k in opts},
+    )  # fmt: skip
+    bad: dict[int, str] = {}
+    files = []
+    for w, lo, window in _counted(p):
+        path = p.work / f"w-{w:05d}.npz"
+        files.append((path, lo))
+        z = _load_npz(path) if path.exists() else None
+        if z is not None and len(z["keys"]) == window.num_rows:
+            p.reused += 1
+        else:
+            out = step({p.column: window.column(p.column).to_pylist()})
+            mine: dict[int, str] = {}
+            for j, (k, r) in enumerate(zip(out["exact_key"], out[DROP_REASON], strict=True)):
+                if k is None or r is not None:
+                    mine[j] = r or "dedup.bad_row"
+            keys = np.frombuffer(
+                b"".join(k or bytes(16) for k in out["exact_key"]), np.uint8
+            ).reshape(-1, 16)
+            z = {"keys": keys, **_bad_arrays(mine)}
+            _save_npz(path, **z)
+        bad.update(_bad_dict(z, lo))
+    roots = np.arange(p.n, dtype=np.int64)
+    good = np.ones(p.n, dtype=bool)
+    good[np.fromiter(bad, np.int64, len(bad))] = False
+    buckets = _buckets_for(p.n * 16, p.budget)
+    if buckets == 1:
+        keys = np.concatenate([_load_npz(f)["keys"] for f, _ in files])  # type: ignore[index]
+        idx = np.flatnonzero(good)
+        _first_of_keys(keys[idx], idx, roots)
+        return roots, bad
+    spill = _Spill(p.work / "exact-buckets", buckets)
+    for f, lo in files:
+        keys = _load_npz(f)["keys"]  # type: ignore[index]
+        rows = lo + np.flatnonzero(good[lo : lo + len(keys)])
+        k = keys[rows - lo]
+        lead = (k[:, 0].astype(np.int64) << 8) | k[:, 1]
+        spill.add(lead, k, rows)
+    for k, rows in spill.buckets(lambda b: b.reshape(-1, 16), np.uint8):
+        _first_of_keys(k, rows, roots)
+    spill.remove()
+    return roots, bad
+
+
+def _first_of_keys(keys: np.ndarray, rows: np.ndarray, roots: np.ndarray) -> None:
+    """``roots[rows[i]]`` = the lowest of ``rows`` sharing ``keys[i]`` (``rows`` ascending)."""
+    if len(rows) == 0:
+        return
+    view = np.ascontiguousarray(keys).view(np.dtype((np.void, 16))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    roots[rows] = rows[first[inverse.ravel()]]
+
+
+def _buckets_for(nbytes: int, budget: int) -> int:
+    """How many buckets a sort of ``nbytes`` of keys needs to fit half the budget."""
+    need = nbytes * _SORT_OVERHEAD
+    return 1 if need <= budget // 2 else min(_MAX_BUCKETS, -(-need // (budget // 2)))
+
+
+class _Spill:
+    """Distribute ``(key, row)`` records into bucket files by a 16-bit lead of the key
+    (a distribution sort: equal keys land in one bucket, rows stay ascending in each)."""
+
+    def __init__(self, folder: Path, n: int) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.folder, self.n = folder, n
+        self.stack = contextlib.ExitStack()  # the files live across add() calls
+        self.files = [
+            (
+                self.stack.enter_context(open(folder / f"{b:04d}.keys", "wb")),  # noqa: SIM115
+                self.stack.enter_context(open(folder / f"{b:04d}.rows", "wb")),  # noqa: SIM115
+            )
+            for b in range(n)
+        ]
+
+    def add(self, lead: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> None:
+        bucket = (lead.astype(np.int64) * self.n) >> 16
+        order = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
+        for b in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[b] : bounds[b + 1]]
+            self.files[b][0].write(np.ascontiguousarray(keys[sel]).tobytes())
+            self.files[b][1].write(rows[sel].astype(np.int64).tobytes())
+
+    def buckets(
+        self, shape: Callable[[np.ndarray], np.ndarray], dtype: Any
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.stack.close()
+        for b in range(self.n):
+            keys = np.fromfile(self.folder / f"{b:04d}.keys", dtype=dtype)
+            rows = np.fromfile(self.folder / f"{b:04d}.rows", dtype=np.int64)
+            if len(rows):
+                yield shape(keys), rows
+
+    def remove(self) -> None:
+        self.stack.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- minhash
+
+
+def _near_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
+    opts = p.opts
+    num_perm, seed, ngram = opts.get("num_perm", 128), opts.get("seed", 1), opts.get("ngram", 5)
+    threshold, verify = opts.get("threshold", 0.8), opts.get("verify", True)
+    b, r = resolve_bands(threshold, num_perm, opts.get("bands"), opts.get("rows"), verify=verify)
+    step = MinHashSignatures(
+        column=p.column, fields=opts.get("fields", "all"), num_perm=num_perm, seed=seed, ngram=ngram
+    )
+    row_bytes = num_perm * 4
+    sig_path = p.work / "signatures.u32"
+    if not sig_path.exists():
+        with open(sig_path, "wb") as f:
+            f.truncate(p.n * row_bytes)
+    bad: dict[int, str] = {}
+    spans: list[tuple[Path, int, int]] = []
+    fd = os.open(sig_path, os.O_RDWR)
+    try:
+        for w, lo, window in _counted(p):
+            n_w = window.num_rows
+            bands_path, meta_path = p.work / f"w-{w:05d}.bands", p.work / f"w-{w:05d}.npz"
+            spans.append((bands_path, lo, n_w))
+            z = _load_npz(meta_path) if meta_path.exists() else None
+            if z is not None and _crc(fd, lo * row_bytes, n_w * row_bytes) == int(z["crc"]):
+                p.reused += 1
+            else:
+                texts, reasons = batch_texts(
+                    {p.column: window.column(p.column).to_pylist()},
+                    column=p.column,
+                    fields=step.fields,
+                )
+                sig = np.ascontiguousarray(
+                    minhash_signatures(texts, num_perm=num_perm, seed=seed, ngram=ngram)
+                )
+                data = sig.tobytes()
+                os.pwrite(fd, data, lo * row_bytes)
+                keys = (
+                    np.stack([band_key(sig, j, r) for j in range(b)]) if n_w else np.zeros((b, 0))
+                )
+                keys.astype(np.uint64).tofile(bands_path)
+                mine = {j: x for j, x in enumerate(reasons) if x is not None}
+                z = {"crc": np.array(zlib.crc32(data), np.uint64), **_bad_arrays(mine)}
+                _save_npz(meta_path, **z)
+            bad.update(_bad_dict(z, lo))
+        active = np.ones(p.n, dtype=bool)
+        active[np.fromiter(bad, np.int64, len(bad))] = False
+        parent = np.arange(p.n, dtype=np.int64)
+        buckets = _buckets_for(int(active.sum()) * 8, p.budget)
+        for j in range(b):
+            edges = _band_edges(p, spans, j, active, buckets)
+            edges = edges[parent[edges[:, 0]] != parent[edges[:, 1]]]
+            if verify and len(edges):
+                edges = edges[_jaccard(fd, edges, num_perm) >= threshold]
+            union_into(parent, edges)
+    finally:
+        os.close(fd)
+    return parent, bad
+
+
+def _crc(fd: int, offset: int, size: int) -> int:
+    crc, done = 0, 0
+    while done < size:
+        chunk = os.pread(fd, min(size - done, 1 << 24), offset + done)
+        if not chunk:
+            return -1
+        crc = zlib.crc32(chunk, crc)
+        done += len(chunk)
+    return crc
+
+
+def _band_keys(path: Path, band: int, n_w: int) -> np.ndarray:
+    return np.fromfile(path, dtype=np.uint64, count=n_w, offset=band * n_w * 8)
+
+
+def _band_edges(
+    p: _Pass, spans: list[tuple[Path, int, int]], band: int, active: np.ndarray, buckets: int
+) -> np.ndarray:
+    """Star edges ``(lowest row, other row)`` of every run of equal keys of one band,
+    among the active rows, as global row indices."""
+    if buckets == 1:
+        keys = np.concatenate([_band_keys(f, band, n_w) for f, _, n_w in spans])
+        idx = np.flatnonzero(active)
+        return idx[star_edges(keys[idx])]
+    spill = _Spill(p.work / "band-buckets", buckets)
+    for f, lo, n_w in spans:
+        rows = lo + np.flatnonzero(active[lo : lo + n_w])
+        keys = _band_keys(f, band, n_w)[rows - lo]
+        spill.add((keys >> np.uint64(48)).astype(np.int64), keys, rows)
+    out = [rows[star_edges(keys)] for keys, rows in spill.buckets(lambda k: k, np.uint64)]
+    spill.remove()
+    return np.concatenate(out) if out else np.empty((0, 2), np.int64)
+
+
+def _jaccard(fd: int, pairs: np.ndarray, num_perm: int, chunk: int = 8192) -> np.ndarray:
+    """``mean(sig[u] == sig[v])`` for each pair, the rows read from the signature file."""
+    row_bytes = num_perm * 4
+    out = np.empty(len(pairs), dtype=np.float64)
+    for lo in range(0, len(pairs), chunk):
+        some = pairs[lo : lo + chunk]
+        rows = np.unique(some.ravel())
+        data = b"".join(os.pread(fd, row_bytes, int(i) * row_bytes) for i in rows.tolist())
+        sig = np.frombuffer(data, dtype=np.uint32).reshape(len(rows), num_perm)
+        pos = np.searchsorted(rows, some)
+        out[lo : lo + len(some)] = (sig[pos[:, 0]] == sig[pos[:, 1]]).mean(axis=1)
+    return out
+
+
+# ---------------------------------------------------------------- pass 3
+
+
+def _write(
+    p: _Pass, name: str, roots: np.ndarray, bad: dict[int, str]
+) -> tuple[list[str], list[str]]:
+    """Mark every window's rows; write its kept part and its rejects file (if any)."""
     n = len(roots)
     is_dup = roots != np.arange(n)
-    sizes = np.bincount(roots, minlength=n) if near else None
-    ids = _root_ids(windows(), roots, is_dup) if ID in data_schema.names else None
+    sizes = np.bincount(roots, minlength=n) if p.near else None
+    ids = _root_ids(p.windows(), roots, is_dup) if ID in p.data_schema.names else None
     reason_type = pa.string() if (bad or is_dup.any()) else pa.null()
     if ids is not None:
-        dup_type = data_schema.field(ID).type if is_dup.any() else pa.null()
+        dup_type = p.data_schema.field(ID).type if is_dup.any() else pa.null()
     else:
         dup_type = pa.int64() if is_dup.any() else pa.null()
     added = [pa.field(DROP_REASON, reason_type), pa.field(DUP_OF, dup_type)]
     if sizes is not None:
         added.append(pa.field(DUP_CLUSTER, pa.int64() if (sizes > 1).any() else pa.null()))
     names = {f.name for f in added}
-    out_schema = pa.schema([*(f for f in data_schema if f.name not in names), *added])
-    reason_dup = REASON_NEAR if near else REASON_EXACT
+    out_schema = pa.schema([*(f for f in p.data_schema if f.name not in names), *added])
+    reason_dup = REASON_NEAR if p.near else REASON_EXACT
     rej_schema = out_schema.append(pa.field(REJECTED_BY, pa.string()))
-    writer: pq.ParquetWriter | None = None
-    tmp = folder / ".rejects.parquet.tmp"
-    out = parts.PartWriter(folder, rows)
+    dropped = is_dup.copy()
+    dropped[np.fromiter(bad, np.int64, len(bad))] = True
+    part_names, rej_names = [], []
     lo = 0
-    try:
-        for window in windows():
-            hi = lo + window.num_rows
-            reasons = [bad.get(i, reason_dup if is_dup[i] else None) for i in range(lo, hi)]
-            dups = [
-                (ids[int(roots[i])] if ids is not None else int(roots[i])) if is_dup[i] else None
-                for i in range(lo, hi)
-            ]
-            table = window.drop_columns([c for c in names if c in window.column_names])
-            table = table.append_column(
-                out_schema.field(DROP_REASON), pa.array(reasons, reason_type)
-            )
-            table = table.append_column(out_schema.field(DUP_OF), pa.array(dups, dup_type))
-            if sizes is not None:
-                cluster = [int(c) if sizes[c] > 1 else None for c in roots[lo:hi].tolist()]
-                field = out_schema.field(DUP_CLUSTER)
-                table = table.append_column(field, pa.array(cluster, field.type))
-            kept, rejected = parts.split(table)
-            out.add(kept)
-            if rejected.num_rows:
-                by = pa.array([name] * rejected.num_rows, pa.string())
-                writer = writer or pq.ParquetWriter(tmp, rej_schema, compression="zstd")
-                writer.write_table(rejected.append_column(rej_schema.field(REJECTED_BY), by))
+    for w, window in enumerate(p.windows()):
+        hi = lo + window.num_rows
+        part, rej = f"part-{w:05d}.parquet", f"rejects-{w:05d}.parquet"
+        part_names.append(part)
+        has_rejects = bool(dropped[lo:hi].any())
+        if has_rejects:
+            rej_names.append(rej)
+        if parts.complete(p.folder / part) and (not has_rejects or parts.complete(p.folder / rej)):
+            p.reused_parts += 1
             lo = hi
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is not None:
-        tmp.replace(folder / "rejects.parquet")
-    return out.close()
-
-
-def _counted(windows: Iterator[pa.Table], bar: Any) -> Iterator[pa.Table]:
-    """The windows, each counted on ``bar`` (rows and bytes) once it has been used."""
-    for window in windows:
-        yield window
-        bar.update(window.num_rows, window.nbytes)
-
-
-def _near_roots(
-    windows: Iterator[pa.Table], opts: dict[str, Any], column: str, folder: Path
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Sign every row into a memory-mapped file, then cluster: ``(roots, bad rows)``."""
-    num_perm, seed, ngram = opts.get("num_perm", 128), opts.get("seed", 1), opts.get("ngram", 5)
-    threshold, verify = opts.get("threshold", 0.8), opts.get("verify", True)
-    b, r = resolve_bands(threshold, num_perm, opts.get("bands"), opts.get("rows"), verify=verify)
-    step = MinHashSignatures(
-        column=column, fields=opts.get("fields", "all"), num_perm=num_perm, seed=seed, ngram=ngram
-    )
-    path = folder / ".signatures.u32"
-    bad: dict[int, str] = {}
-    n = 0
-    with path.open("wb") as f:
-        for window in windows:
-            texts, reasons = batch_texts(
-                {column: window.column(column).to_pylist()}, column=column, fields=step.fields
-            )
-            sig = minhash_signatures_of(texts, step)
-            f.write(np.ascontiguousarray(sig).tobytes())
-            for j, reason in enumerate(reasons):
-                if reason is not None:
-                    bad[n + j] = reason
-            n += window.num_rows
-    if n == 0:
-        path.unlink()
-        return np.zeros(0, np.int64), bad
-    sig = np.memmap(path, dtype=np.uint32, mode="r", shape=(n, num_perm))
-    active = np.ones(n, dtype=bool)
-    active[list(bad)] = False
-    roots = near_duplicate_roots(
-        sig, threshold=threshold, bands=b, rows=r, verify=verify, active=active
-    )
-    del sig
-    path.unlink()
-    return np.asarray(roots, dtype=np.int64), bad
-
-
-def minhash_signatures_of(texts: list[str], step: MinHashSignatures) -> np.ndarray:
-    from sftdata.dedup._minhash import minhash_signatures
-
-    return minhash_signatures(texts, num_perm=step.num_perm, seed=step.seed, ngram=step.ngram)
-
-
-def _keys(
-    windows: Iterator[pa.Table], step: ExactKeys, column: str
-) -> tuple[np.ndarray, dict[int, str]]:
-    """All rows' keys (``(n, 16)`` bytes; zeros for bad rows) and the bad rows' reasons."""
-    chunks: list[np.ndarray] = []
-    bad: dict[int, str] = {}
-    lo = 0
-    for window in windows:
-        batch = {column: window.column(column).to_pylist()}
-        out = step(batch)
-        keys = out["exact_key"]
-        for j, (k, r) in enumerate(zip(keys, out[DROP_REASON], strict=True)):
-            if k is None or r is not None:
-                bad[lo + j] = r or "dedup.bad_row"
-        chunks.append(
-            np.frombuffer(b"".join(k or bytes(16) for k in keys), np.uint8).reshape(-1, 16)
-        )
-        lo += window.num_rows
-    return (np.concatenate(chunks) if chunks else np.zeros((0, 16), np.uint8)), bad
-
-
-def _roots(keys: np.ndarray, bad: dict[int, str]) -> np.ndarray:
-    """``roots[i]``: the first row with row ``i``'s key (``i`` for bad rows)."""
-    n = len(keys)
-    roots = np.arange(n, dtype=np.int64)
-    good = np.setdiff1d(roots, np.fromiter(bad, np.int64, len(bad)), assume_unique=True)
-    if len(good):
-        view = np.ascontiguousarray(keys[good]).view(np.dtype((np.void, 16))).ravel()
-        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-        roots[good] = good[first[inverse.ravel()]]
-    return roots
+            continue
+        reasons = [bad.get(i, reason_dup if is_dup[i] else None) for i in range(lo, hi)]
+        dups = [
+            (ids[int(roots[i])] if ids is not None else int(roots[i])) if is_dup[i] else None
+            for i in range(lo, hi)
+        ]
+        table = window.drop_columns([c for c in names if c in window.column_names])
+        table = table.append_column(out_schema.field(DROP_REASON), pa.array(reasons, reason_type))
+        table = table.append_column(out_schema.field(DUP_OF), pa.array(dups, dup_type))
+        if sizes is not None:
+            cluster = [int(c) if sizes[c] > 1 else None for c in roots[lo:hi].tolist()]
+            field = out_schema.field(DUP_CLUSTER)
+            table = table.append_column(field, pa.array(cluster, field.type))
+        kept, rejected = parts.split(table)
+        if rejected.num_rows:
+            by = pa.array([name] * rejected.num_rows, pa.string())
+            rejected = rejected.append_column(rej_schema.field(REJECTED_BY), by)
+            write_table_atomic(rejected, p.folder / rej)
+        write_table_atomic(kept, p.folder / part)
+        lo = hi
+    shutil.rmtree(p.work, ignore_errors=True)
+    return part_names, rej_names
 
 
 def _root_ids(windows: Iterator[pa.Table], roots: np.ndarray, is_dup: np.ndarray) -> dict[int, Any]:
     """The ``id`` of every row that is the root of some duplicate."""
-    need = set(np.unique(roots[is_dup]).tolist())
+    need = np.unique(roots[is_dup])
     out: dict[int, Any] = {}
     lo = 0
     for window in windows:
         hi = lo + window.num_rows
-        wanted = [i for i in range(lo, hi) if i in need] if need else []
-        if wanted:
-            col = window.column(ID)
-            for i in wanted:
-                out[i] = col[i - lo].as_py()
+        mine = need[(need >= lo) & (need < hi)]
+        if len(mine):
+            col = window.column(ID).take(pa.array(mine - lo)).to_pylist()
+            out.update(zip(mine.tolist(), col, strict=True))
         lo = hi
     return out

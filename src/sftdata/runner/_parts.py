@@ -38,10 +38,12 @@ def part_paths(folder: Path) -> list[Path]:
     return [folder / p for p in stage_info(folder)["parts"]]
 
 
-def extra_rejects(folder: Path) -> Path | None:
-    """The stage's ``rejects.parquet`` (input and global stages), if any."""
+def extra_rejects(folder: Path) -> list[Path]:
+    """The stage's rejects files besides its parts: ``rejects.parquet`` (input stage, whole
+    global passes) and the files ``_DONE.json`` lists under ``rejects`` (streamed passes)."""
     path = folder / "rejects.parquet"
-    return path if path.exists() else None
+    listed = [folder / n for n in stage_info(folder).get("rejects", [])]
+    return ([path] if path.exists() else []) + listed
 
 
 def unified_schema(schemas: Iterable[pa.Schema]) -> pa.Schema:
@@ -89,18 +91,13 @@ def iter_rejected(folder: Path, schema: pa.Schema | None = None) -> Iterator[pa.
     schema = schema if schema is not None else stage_schema(folder)
     for path in part_paths(folder):
         yield split(conform(pq.read_table(path), schema))[1]
-    extra = extra_rejects(folder)
-    if extra is not None:
+    for extra in extra_rejects(folder):
         yield pq.read_table(extra)
 
 
 def rejected_schemas(folder: Path) -> list[pa.Schema]:
     """Schemas the stage's rejected rows contribute to the rejects output, in order."""
-    out = [stage_schema(folder)]
-    extra = extra_rejects(folder)
-    if extra is not None:
-        out.append(pq.read_schema(extra))
-    return out
+    return [stage_schema(folder), *(pq.read_schema(p) for p in extra_rejects(folder))]
 
 
 def kept_count(folder: Path) -> int:
@@ -117,11 +114,7 @@ def kept_count(folder: Path) -> int:
 def reject_counters(folder: Path, names: tuple[str, ...]) -> dict[str, list[str]]:
     """Drop reasons of the stage's rejected rows, per ``rejected_by`` name in ``names``."""
     out: dict[str, list[str]] = {n: [] for n in names}
-    sources = [*part_paths(folder)]
-    extra = extra_rejects(folder)
-    if extra is not None:
-        sources.append(extra)
-    for path in sources:
+    for path in [*part_paths(folder), *extra_rejects(folder)]:
         cols = [c for c in (DROP_REASON, REJECTED_BY) if c in pq.read_schema(path).names]
         if len(cols) < 2:
             continue
@@ -139,17 +132,22 @@ def total_reasons(folders: list[Path]) -> Counters:
     """Counts per drop reason of every rejected row of these stages."""
     total = Counters(0, 0, {})
     for folder in folders:
-        sources = [*part_paths(folder)]
-        extra = extra_rejects(folder)
-        if extra is not None:
-            sources.append(extra)
-        for path in sources:
+        for path in [*part_paths(folder), *extra_rejects(folder)]:
             if DROP_REASON not in pq.read_schema(path).names:
                 continue
             col = pq.read_table(path, columns=[DROP_REASON]).column(DROP_REASON)
             reasons = [r for r in col.to_pylist() if r is not None]
             total = total + Counters.from_reasons(reasons)
     return total
+
+
+def complete(part: Path) -> bool:
+    """A finished part: present and with a readable parquet footer (work files skip fsync)."""
+    try:
+        pq.read_metadata(part)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    return True
 
 
 def windows(tables: Iterable[pa.Table], size: int, schema: pa.Schema) -> Iterator[pa.Table]:

@@ -5,7 +5,9 @@ The work folder holds one folder per finished piece of work::
     .out.work/
       00-input-<key>/  part-00000.parquet ... rejects.parquet _DONE.json
       01-map-<key>/    part-00000.parquet part-00001.parquet ... _DONE.json
-      02-global-<key>/ part-00000.parquet rejects.parquet _DONE.json
+      02-global-<key>/ part-00000.parquet rejects.parquet _DONE.json   (whole-table pass)
+      03-global-<key>/ part-00000.parquet rejects-00000.parquet ... .pass1/ _DONE.json
+                                                        (streamed dedup: per window)
 
 Every file is written to a temp name and renamed, and a stage counts as finished only
 when its ``_DONE.json`` exists, so a killed run leaves nothing that looks complete.
@@ -25,7 +27,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
@@ -186,15 +187,6 @@ def _with_column(table: pa.Table, name: str, value: str) -> pa.Table:
     return table.append_column(name, col)
 
 
-def _complete(part: Path) -> bool:
-    """A finished part: present and with a readable parquet footer (work files skip fsync)."""
-    try:
-        pq.read_metadata(part)
-    except (OSError, pa.ArrowInvalid):
-        return False
-    return True
-
-
 # What a forked worker needs besides its piece (set before the pool forks).
 _SHARED: dict[str, Any] = {}
 
@@ -221,7 +213,7 @@ def _run_map_local(
     total = parts.kept_count(prev)
     n_parts = max(1, -(-total // rows))
     names = [f"part-{i:05d}.parquet" for i in range(n_parts)]
-    todo = {i for i, n in enumerate(names) if not _complete(folder / n)}
+    todo = {i for i, n in enumerate(names) if not parts.complete(folder / n)}
     if len(todo) < n_parts:
         reused.append(f"{stage.label} ({n_parts - len(todo)}/{n_parts} parts)")
     _SHARED.update(fn=TrackedSteps(stage.steps, stage.names), folder=folder, batch_size=batch_size)
@@ -339,11 +331,19 @@ def execute(
         elif engine == "local" and streamable(stage.steps[0]):
             folder.mkdir(parents=True, exist_ok=True)
             bar = _progress(before, f"[{stage.index}] {stage.label}", progress)
-            names = run_streamed(
-                stage.steps[0], stage.names[0], prev, folder, rows=spec.shard_rows, bar=bar
+            names, rejects, again = run_streamed(
+                stage.steps[0],
+                stage.names[0],
+                prev,
+                folder,
+                rows=spec.shard_rows,
+                bar=bar,
+                budget=spec.memory_budget,
             )
             bar.close()
-            _mark_done(folder, {"parts": names})
+            if again:
+                reused.append(f"{stage.label} ({again})")
+            _mark_done(folder, {"parts": names, "rejects": rejects})
         else:
             _run_global(stage, _whole_kept(prev), folder, plan, engine, progress)
         if stage.label not in reused:

@@ -17,7 +17,7 @@ A spec looks like this (paths are relative to the YAML file)::
       train: {vocab_size: 4000, kind: bpe}              # or  tokenizer: path/to/dir
       block_size: 256
       path: out/tokens
-    options: {batch_size: 256, shard_rows: 2000, num_proc: 1}
+    options: {batch_size: 256, shard_rows: 2000, num_proc: 1, memory_budget: 2GB}
 
 Every error names the file, the line and the key (``pipeline.yaml:7: steps[1] ...``).
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,8 @@ OutputFormat = Literal["parquet", "jsonl", "hf"]
 InputFormat = Literal["jsonl", "json", "parquet", "csv", "text", "hf"]
 OUTPUT_FORMATS: tuple[str, ...] = ("parquet", "jsonl", "hf")
 INPUT_FORMATS: tuple[str, ...] = ("jsonl", "json", "parquet", "csv", "text", "hf")
+#: What the global passes may hold in memory before they spill to disk (2 GB).
+DEFAULT_MEMORY_BUDGET = 2_000_000_000
 _TOP_KEYS = ("inputs", "steps", "output", "rejects", "report", "tokenize", "options")
 Key = tuple[str | int, ...]
 
@@ -148,6 +151,7 @@ class PipelineSpec:
     shard_rows: int = 2_000
     num_proc: int = 1
     work_dir: Path | None = None
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
     located: Located = field(default_factory=lambda: Located("<spec>", {}), compare=False)
 
     def replace(self, **changes: Any) -> PipelineSpec:
@@ -333,11 +337,40 @@ def parse_spec(data: Any, loc: Located, base: Path) -> PipelineSpec:
         work_dir=_join(base, _str(opts["work_dir"], ("options", "work_dir"), loc))
         if "work_dir" in opts
         else None,
+        memory_budget=parse_bytes(
+            opts.get("memory_budget", DEFAULT_MEMORY_BUDGET), ("options", "memory_budget"), loc
+        ),
         located=loc,
     )
 
 
-_OPTION_KEYS = ("batch_size", "shard_rows", "num_proc", "work_dir")
+_OPTION_KEYS = ("batch_size", "shard_rows", "num_proc", "work_dir", "memory_budget")
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}  # fmt: skip
+
+
+def parse_bytes(value: Any, key: Key = ("memory_budget",), loc: Located | None = None) -> int:
+    """A size in bytes from an int or a string such as ``"2GB"``, ``"512 MiB"``, ``"1.5gb"``.
+
+    >>> parse_bytes("2GB"), parse_bytes("512MiB"), parse_bytes(1 << 30)
+    (2000000000, 536870912, 1073741824)
+    """
+    loc = loc or Located("<options>", {})
+    if isinstance(value, bool):
+        raise loc.error(key, f"must be a size such as 2GB or 512MB, got {value!r}")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", value)
+        unit = m.group(2).upper() if m else ""
+        if m is None or unit not in _UNITS:
+            raise loc.error(key, f"must be a size such as 2GB, 512MB or 1.5GiB, got {value!r}")
+        n = int(float(m.group(1)) * _UNITS[unit])
+    else:
+        raise loc.error(key, f"must be a size such as 2GB or 512MB, got {value!r}")
+    if n < 1 << 20:
+        raise loc.error(key, f"must be at least 1MiB, got {value!r} ({n} bytes)")
+    return n
 
 
 def load_spec(path: str | Path) -> PipelineSpec:
