@@ -12,6 +12,7 @@ without it (or with parts it does not list) is an unfinished write::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -22,9 +23,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sftdata._contract import DROP_REASON
+from sftdata._contract import DROP_REASON, SftDataError
 from sftdata._rejects import LOCATION, REJECT_COLUMNS, ROW_LOCATION, Counters
-from sftdata.engines._local import concat, slices
+from sftdata.engines._local import slices
 from sftdata.runner import _parts as parts
 from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, table_bytes
 from sftdata.runner._spec import OutputSpec, PipelineSpec
@@ -41,14 +42,14 @@ def _clear_stale(folder: Path) -> None:
 def write_dataset(table: pa.Table, out: OutputSpec, extra: dict[str, Any]) -> list[Path]:
     """Write ``table`` as shards (or a HF dataset folder) plus ``manifest.json``."""
     if out.format == "hf":
-        return [_write_hf(table, out.path)]
+        return [_write_hf([table], out.path)]
     return write_shards(slices(table, out.shard_rows), out, extra)
 
 
 def write_shards(pieces: Iterable[pa.Table], out: OutputSpec, extra: dict[str, Any]) -> list[Path]:
     """Write each piece (``out.shard_rows`` rows) as one shard, then ``manifest.json``."""
     if out.format == "hf":
-        return [_write_hf(concat(list(pieces)), out.path)]
+        return [_write_hf(pieces, out.path)]
     out.path.mkdir(parents=True, exist_ok=True)
     _clear_stale(out.path)
     files, entries, rows = [], [], 0
@@ -66,18 +67,59 @@ def write_shards(pieces: Iterable[pa.Table], out: OutputSpec, extra: dict[str, A
     return files
 
 
-def _write_hf(table: pa.Table, path: Path) -> Path:
+def _write_hf(pieces: Iterable[pa.Table], path: Path) -> Path:
+    """Save the pieces, in order, as one ``datasets`` folder (``load_from_disk`` reads it).
+
+    The pieces stream into one Arrow file next to ``path`` (the schema of the first piece;
+    ``datasets`` reads such a file memory-mapped), which ``save_to_disk`` then lays out
+    as it would an in-memory table. So no more than one piece is held in memory, at the
+    cost of writing the rows twice. The saved fingerprint is a hash of that file, so the
+    same rows give the same folder, byte for byte.
+    """
     import datasets
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    rows = path.with_name(f".{path.name}.rows-{os.getpid()}.arrow")
     shutil.rmtree(tmp, ignore_errors=True)
-    datasets.Dataset(table).save_to_disk(str(tmp))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_arrow_stream(pieces, rows)
+    try:
+        mapped = datasets.Dataset.from_file(str(rows)).data
+        datasets.Dataset(mapped, fingerprint=_file_hash(rows)).save_to_disk(str(tmp))
+        del mapped
+    finally:
+        rows.unlink(missing_ok=True)
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
     return path
+
+
+def _write_arrow_stream(pieces: Iterable[pa.Table], path: Path) -> None:
+    """Write ``pieces`` as one Arrow IPC stream (the format ``datasets`` maps from disk)."""
+    it = iter(pieces)
+    first = next(it, None)
+    if first is None:
+        raise SftDataError(f"no table to write to {path}")
+    schema = first.schema
+    rows = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for piece in itertools.chain([first], it):
+            writer.write_table(piece if piece.schema.equals(schema) else piece.cast(schema))
+            rows += piece.num_rows
+        if not rows:  # `datasets` cannot map a stream without a single batch
+            writer.write_batch(pa.RecordBatch.from_pylist([], schema=schema))
+
+
+def _file_hash(path: Path) -> str:
+    """The first 16 hex digits of ``path``'s sha256, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _step_table(per_step: list[tuple[str, Counters]]) -> str:
@@ -105,11 +147,9 @@ def _write_report(
         stats = None  # type: ignore[assignment]
     names = set(schema.names)
     readable = {"text", "messages"} & names or {"prompt", "chosen", "rejected"} <= names
-    if stats is not None and hasattr(stats, "report") and total.kept and readable:
-        import datasets
-
-        # the statistics still read the kept rows as one table
-        rep = stats.report(datasets.Dataset(concat(list(kept_parts()))))
+    if stats is not None and hasattr(stats, "measure") and total.kept and readable:
+        # one part in memory at a time: each part's counters, added up, make the report
+        rep = stats.merge(stats.measure(t) for t in kept_parts()).report()
         atomic_write_bytes(
             folder / "stats.json", json.dumps(rep.to_dict(), indent=2, default=str).encode()
         )

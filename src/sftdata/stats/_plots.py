@@ -46,13 +46,23 @@ def int_histogram(
     a = np.asarray(values, dtype=np.int64)
     lo = int(a.min()) if lo is None else lo
     hi = int(a.max()) if hi is None else hi
+    start, width, n = bin_layout(lo, hi, bins)
+    edges = start + width * np.arange(n + 1)
+    counts, _ = np.histogram(a, bins=edges)
+    return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges], "width": width}
+
+
+def bin_layout(lo: int, hi: int, bins: int) -> tuple[int, int, int]:
+    """``(start, width, count)`` of about ``bins`` round-width bins covering ``[lo, hi]``:
+    bin ``i`` holds ``[start + i * width, start + (i + 1) * width)``.
+
+    >>> bin_layout(3, 2999, 30)
+    (0, 100, 30)
+    """
     width = _round_up(-(-(hi - lo + 1) // bins))
     if width > 1:
         lo -= lo % width
-    n = -(-(hi - lo + 1) // width)
-    edges = lo + width * np.arange(n + 1)
-    counts, _ = np.histogram(a, bins=edges)
-    return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges], "width": width}
+    return lo, width, -(-(hi - lo + 1) // width)
 
 
 def _round_up(width: int) -> int:

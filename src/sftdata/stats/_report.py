@@ -1,4 +1,4 @@
-"""``report(ds, tokenizer=None) -> Report``: the data distribution of a dataset.
+"""``Report``: what :func:`~sftdata.stats.report` measured, as JSON, Markdown and PNGs.
 
 ::
 
@@ -16,38 +16,23 @@ source (``context``), and token histograms per source (``by_source``)::
     all         12%    3%    0%
     web         20%    5%    0%
 
-Statistics describe the kept rows (no ``drop_reason``); the drop reasons count every
-row, through :class:`~sftdata.Counters`. A preference row (``prompt`` / ``chosen`` /
-``rejected``) is measured over its three parts, and ``preference`` compares its two
-answers' lengths (see :mod:`sftdata.stats._preference`). A ``messages`` row's length is the sum over
-its messages' contents, and its tokens are those of the contents alone (no chat
-template). Languages come from a ``language`` column if one exists (see
-:class:`~sftdata.clean.LangId`), sources from ``source``.
-
->>> r = report({"text": ["hello world", "hi", None], "drop_reason": [None, None, "x.y"]})
->>> r.rows_in, r.chars["total"], r.counters.dropped
-(3, 13, {'x.y': 1})
+How the numbers are measured (and merged across parts) is in
+:mod:`sftdata.stats._measure`; this module only presents them.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sftdata._batch import drop_reasons
-from sftdata._contract import MESSAGES, TEXT, SftDataError
 from sftdata._rejects import Counters
-from sftdata._texts import PREFERENCE_COLUMNS, is_preference_batch
-from sftdata.stats._plots import int_histogram, plot_by_source, plot_histogram, share_over
-from sftdata.stats._preference import pair_lengths, pair_markdown
+from sftdata.stats._lengths import PERCENTILES
+from sftdata.stats._plots import plot_by_source, plot_histogram
+from sftdata.stats._preference import pair_markdown
 
-PERCENTILES = (50, 90, 99)
+__all__ = ["Report"]
 
 
 @dataclass(frozen=True)
@@ -155,147 +140,3 @@ class Report:
 
 def _fmt(v: float) -> str:
     return f"{v:.1f}" if isinstance(v, float) and not float(v).is_integer() else f"{int(v)}"
-
-
-def _summary(values: Sequence[int]) -> dict[str, float]:
-    if not values:
-        return {"total": 0, "mean": 0.0, "min": 0, "max": 0, **{f"p{p}": 0.0 for p in PERCENTILES}}
-    a = np.asarray(values, dtype=np.int64)
-    out: dict[str, float] = {"total": int(a.sum()), "mean": float(a.mean())}
-    out.update({f"p{p}": float(np.percentile(a, p)) for p in PERCENTILES})
-    out.update(min=int(a.min()), max=int(a.max()))
-    return out
-
-
-def _columns(ds: Any) -> dict[str, list[Any]]:
-    """The data as plain columns: from a Dataset, a columnar dict or a list of rows."""
-    if isinstance(ds, Mapping):
-        return {k: list(v) for k, v in ds.items()}
-    if isinstance(ds, list):
-        keys = list(dict.fromkeys(k for row in ds for k in row))
-        return {k: [row.get(k) for row in ds] for k in keys}
-    if hasattr(ds, "column_names"):
-        return {k: list(ds[k]) for k in ds.column_names}
-    raise SftDataError(
-        f"report needs a Dataset, a dict of columns or a list of rows, got {type(ds)}"
-    )
-
-
-def _token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
-    """Token counts with a transformers tokenizer (batched) or anything with ``encode``."""
-    if callable(tokenizer) and hasattr(tokenizer, "pad_token_id"):
-        counts: list[int] = []
-        for i in range(0, len(texts), 1024):
-            ids = tokenizer(texts[i : i + 1024], add_special_tokens=False)["input_ids"]
-            counts += [len(x) for x in ids]
-        return counts
-    if hasattr(tokenizer, "encode"):
-        return [len(tokenizer.encode(t)) for t in texts]
-    raise SftDataError(
-        "tokenizer must be a transformers tokenizer or have .encode(text), "
-        f"got {type(tokenizer).__name__}"
-    )
-
-
-def _row_texts(value: Any, column: str, roles: Counter[str], turns: list[int]) -> str:
-    """One kept row's text (contents joined for messages); counts roles and turns."""
-    if column == TEXT:
-        return value if isinstance(value, str) else ""
-    msgs = value if isinstance(value, list) else []
-    parts: list[str] = []
-    for m in msgs:
-        if isinstance(m, Mapping):
-            roles[str(m.get("role"))] += 1
-            content = m.get("content")
-            parts.append(content if isinstance(content, str) else "")
-    turns.append(sum(1 for m in msgs if isinstance(m, Mapping) and m.get("role") == "user"))
-    return "\n".join(parts)
-
-
-def report(ds: Any, tokenizer: Any = None, *, bins: int = 30) -> Report:
-    """Measure ``ds`` (a ``datasets.Dataset``, a dict of columns or a list of rows).
-
-    ``turns`` counts user turns per conversation. ``bins`` is the number of histogram
-    bins. See the module docstring for what each number means.
-
-    >>> rows = [{"messages": [{"role": "user", "content": "hi"},
-    ...                       {"role": "assistant", "content": "hello"}], "source": "a"}]
-    >>> r = report(rows)
-    >>> r.roles, r.sources, r.turns["mean"]
-    ({'assistant': 1, 'user': 1}, {'a': 1}, 1.0)
-    """
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise SftDataError(f"report bins must be a positive int, got {bins!r}")
-    cols = _columns(ds)
-    pairs = is_preference_batch(cols)
-    if pairs:  # one messages list per row: prompt, chosen and rejected turns
-        parts = zip(*(cols[c] for c in PREFERENCE_COLUMNS), strict=True)
-        cols[MESSAGES] = [[m for p in ps if isinstance(p, list) for m in p] for ps in parts]
-    column = MESSAGES if MESSAGES in cols else TEXT if TEXT in cols else None
-    if column is None:
-        raise SftDataError(
-            "report needs a 'text' or 'messages' column (or a preference row's 'prompt', "
-            f"'chosen', 'rejected'); got {sorted(cols)}"
-        )
-    n = len(cols[column])
-    reasons = drop_reasons(cols)
-    kept = [i for i in range(n) if reasons[i] is None]
-    roles: Counter[str] = Counter()
-    turns: list[int] = []
-    texts = [_row_texts(cols[column][i], column, roles, turns) for i in kept]
-    chars = [len(t) for t in texts]
-    tokens = _token_counts(tokenizer, texts) if tokenizer is not None else None
-    measures = {"chars": chars, "tokens": tokens, "turns": turns if column == MESSAGES else None}
-    context, by_source = _token_breakdown(tokens, cols.get("source"), kept, bins)
-    return Report(
-        rows_in=n,
-        counters=Counters.from_reasons(list(reasons)),
-        chars=_summary(chars),
-        tokens=_summary(tokens) if tokens is not None else None,
-        turns=_summary(turns) if column == MESSAGES else None,
-        roles=dict(sorted(roles.items())),
-        sources=_count(cols.get("source"), kept),
-        languages=_count(cols.get("language"), kept),
-        histograms={k: int_histogram(v, bins) for k, v in measures.items() if v},
-        context=context,
-        by_source=by_source,
-        preference=_pairs(cols, kept, tokenizer) if pairs else None,
-    )
-
-
-def _pairs(cols: dict[str, list[Any]], kept: list[int], tokenizer: Any) -> dict[str, Any]:
-    def count(texts: list[str]) -> list[int]:
-        return _token_counts(tokenizer, texts)
-
-    chosen = [cols["chosen"][i] for i in kept]
-    rejected = [cols["rejected"][i] for i in kept]
-    return pair_lengths(
-        chosen, rejected, count=count if tokenizer is not None else None, summary=_summary
-    )
-
-
-def _token_breakdown(
-    tokens: list[int] | None, sources: list[Any] | None, kept: list[int], bins: int
-) -> tuple[dict[str, dict[str, float]] | None, dict[str, dict[str, Any]]]:
-    """Shares over the context lengths (overall and per source) and per-source token
-    histograms on the overall integer bins."""
-    if not tokens:
-        return None, {}
-    context = {"all": share_over(tokens)}
-    if sources is None:
-        return context, {}
-    groups: dict[str, list[int]] = {}
-    for i, n in zip(kept, tokens, strict=True):
-        groups.setdefault(str(sources[i]), []).append(n)
-    lo, hi = min(tokens), max(tokens)
-    by_source = {}
-    for name in sorted(groups):
-        context[name] = share_over(groups[name])
-        by_source[name] = int_histogram(groups[name], bins, lo=lo, hi=hi)
-    return context, by_source
-
-
-def _count(column: list[Any] | None, rows: list[int]) -> dict[str, int]:
-    if column is None:
-        return {}
-    return dict(sorted(Counter(str(column[i]) for i in rows).items()))
