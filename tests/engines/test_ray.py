@@ -105,6 +105,7 @@ def test_ray_run_equals_local_run(tmp_path: Path) -> None:
         {"instruction": f"Question {i % 9}", "input": "", "output": f"Answer {i % 9}"}
         for i in range(40)
     ]
+    rows += [{"instruction": t, "input": "", "output": "ok"} for t in _near_duplicates(0, 30)]
     rows += [
         {
             "instruction": "Mail me",
@@ -116,6 +117,7 @@ def test_ray_run_equals_local_run(tmp_path: Path) -> None:
     spec = (
         "inputs: [{path: rows.jsonl, source: demo}]\n"
         "steps:\n  - parse.alpaca\n  - clean.fix_text\n  - dedup.exact\n  - safety.pii\n"
+        "  - dedup.minhash: {threshold: 0.7}\n"
         "output: {path: out/data, format: jsonl, shard_rows: 8}\n"
         "rejects: {path: out/rejects}\n"
         "options: {shard_rows: 10, batch_size: 6}\n"
@@ -128,7 +130,7 @@ def test_ray_run_equals_local_run(tmp_path: Path) -> None:
         result = run(load_spec(write_spec(d, spec)), engine=engine, progress=False)
         results[engine] = (result.counters, result.per_step, folder_bytes(d / "out"))
     counters = results["local"][0]
-    assert counters.dropped["dedup.exact"] == 31 and counters.kept >= 9
+    assert counters.dropped["dedup.exact"] >= 31 and counters.dropped["dedup.near"] >= 1
     assert results["ray"] == results["local"]
 
 
