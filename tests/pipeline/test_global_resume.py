@@ -150,3 +150,25 @@ def test_union_in_steps_equals_components_of_all_edges(
     pairs = np.array([(u % n, v % n) for u, v in edges], dtype=np.int64).reshape(-1, 2)
     parent = connected_components(n, pairs[:cut])
     assert union_into(parent, pairs[cut:]).tolist() == connected_components(n, pairs).tolist()
+
+
+def test_a_whole_table_pass_over_the_budget_warns(tmp_path: Path) -> None:
+    """A global pass that is not streamed warns, naming itself, when its input is larger
+    than the budget, and still runs; under the budget it is silent."""
+    from sftdata.runner._run import MemoryBudgetWarning
+
+    write_jsonl(tmp_path / "rows.jsonl", [{"text": "ab" * (i % 5)} for i in range(200)])
+    text = (
+        "inputs: [rows.jsonl]\n"
+        "steps:\n  - tests.pipeline._steps:drop_odd_length\n"
+        "output: {path: out/data, format: jsonl}\n"
+    )
+    spec = load_spec(write_spec(tmp_path, text))
+    with pytest.warns(MemoryBudgetWarning, match=r"\[1\] .*drop_odd_length.* whole input"):
+        res = run(spec.replace(memory_budget=64), progress=False)
+    assert res.counters.kept == 200
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MemoryBudgetWarning)
+        run(spec.replace(work_dir=tmp_path / "w2"), progress=False)

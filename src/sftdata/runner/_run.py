@@ -21,12 +21,14 @@ import json
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON
 from sftdata._rejects import Counters
@@ -281,6 +283,30 @@ def _run_global(
     _mark_done(folder, {"parts": names})
 
 
+class MemoryBudgetWarning(UserWarning):
+    """A pass that holds its whole input in memory got more than ``memory_budget``."""
+
+
+def _warn_whole(stage: Stage, prev: Path, budget: int, engine: Engine) -> None:
+    """Warn before a whole-table pass (a global step other than streamed dedup, or the
+    Ray engine) loads more rows than the memory budget allows."""
+    size = sum(
+        pq.read_metadata(p).row_group(i).total_byte_size
+        for p in parts.part_paths(prev)
+        for i in range(pq.read_metadata(p).num_row_groups)
+    )
+    if size > budget:
+        why = "the ray engine" if engine == "ray" else f"{stage.names[0]!r}"
+        warnings.warn(
+            f"[{stage.index}] {stage.label}: {why} holds its whole input in memory "
+            f"(about {size / 1e9:.2f} GB of rows) and options.memory_budget is "
+            f"{budget / 1e9:.2f} GB; only dedup.exact and dedup.minhash (without "
+            "against=) stream under the local engine",
+            MemoryBudgetWarning,
+            stacklevel=2,
+        )
+
+
 @contextlib.contextmanager
 def _datasets_bars(enabled: bool) -> Iterator[None]:
     """Show ``datasets``' own progress bars only when ours are on."""
@@ -345,6 +371,7 @@ def execute(
                 reused.append(f"{stage.label} ({again})")
             _mark_done(folder, {"parts": names, "rejects": rejects})
         else:
+            _warn_whole(stage, prev, spec.memory_budget, engine)
             _run_global(stage, _whole_kept(prev), folder, plan, engine, progress)
         if stage.label not in reused:
             timings.append((stage.label, before, time.perf_counter() - start))
@@ -373,6 +400,7 @@ def _run_stage_map(
         from sftdata.engines import ray_map_table
 
         fn = TrackedSteps(stage.steps, stage.names)
+        _warn_whole(stage, prev, spec.memory_budget, engine)
         out = ray_map_table(fn, _whole_kept(prev), batch_size=spec.batch_size)
         return _write_parts(folder, out, spec.shard_rows)
     return _run_map_local(
