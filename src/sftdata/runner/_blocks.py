@@ -6,7 +6,7 @@ One file's folder (the input stage keeps one per input file)::
     block-000000.arrow          rows (Arrow IPC; its `_location` says file:line)
     block-000000.rejects.arrow  the block's bad lines (only when it has some)
     block-000000.json           {"first": 1, "offset": 0, "end": 16777002, "next": 7956,
-                                 "size": ..., "block_bytes": ..., "locations": ...}
+                                 "size": ..., "block_bytes": ...}
     block-000001.arrow ...
 
 Each file is written to a temp name and renamed, the ``.json`` last: a block counts as
@@ -168,5 +168,6 @@ def _write_ipc(table: pa.Table, path: Path) -> None:
 
 
 def _read_ipc(path: Path) -> pa.Table:
-    with pa.OSFile(str(path), "rb") as source:
+    """The table, its buffers mapped from the file (no copy; the pages stay the kernel's)."""
+    with pa.memory_map(str(path), "r") as source:
         return pa.ipc.open_file(source).read_all()

@@ -14,6 +14,11 @@ line 1) or ``file#row`` (Parquet, a ``.json`` list, a saved dataset; 0-based), w
 ``file`` the path as given; ``read_input(..., locations=True)`` keeps it on the read
 rows too (column ``_location``) so a row rejected later still names its input line.
 
+JSONL is parsed by ``pyarrow.json.read_json``, one whole block of lines per read,
+wherever that gives exactly the rows, types and rejects of parsing it line by line in
+Python (:mod:`sftdata.runner._jsonl`, which hands a block back otherwise); a large
+file's blocks are spilled to disk as they are read (:mod:`sftdata.runner._blocks`).
+
 A binary file (a NUL byte in its first 8 KiB) is one clear error. Every file is
 written to ``<name>.tmp-<pid>`` first and renamed into place, so a reader never sees
 a half-written shard under its final name.
@@ -102,13 +107,12 @@ def jsonl_rows(
     path: Path, label: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     """Rows, their locations (``label:line``; ``label`` defaults to the path) and rejects."""
-    return _jsonl_lines(_read_bytes(path).splitlines(), str(path) if label is None else label, 1)
+    return jsonl_lines(_read_bytes(path).splitlines(), str(path) if label is None else label, 1)
 
-
-_jsonl_lines = jsonl_lines
 
 #: A JSONL file larger than this (16 MB) is read in blocks of about this many bytes (whole
-#: lines), each block typed on its own; smaller files are read whole.
+#: lines), each block typed on its own; smaller files are read whole. Reading a block
+#: holds a few times its size at once (its bytes, pyarrow's parse, the table).
 JSONL_BLOCK_BYTES = 16 << 20
 
 #: A whole-file JSONL read tries pyarrow's reader (one read) up to this size.
@@ -146,7 +150,7 @@ def iter_input(
         if spill is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sftdata-blocks-"))
             spill = BlockSpill(Path(tmp))
-        key = {"size": path.stat().st_size, "block_bytes": block_bytes, "locations": locations}
+        key = {"size": path.stat().st_size, "block_bytes": block_bytes}
         blocks = spill.blocks(path, key, lambda first, data: _typed_block(data, label, first))
         if blocks is None:  # the types disagree: the file is read whole
             yield read_input(path, fmt, split=split, locations=locations, label=label)

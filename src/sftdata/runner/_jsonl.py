@@ -111,73 +111,94 @@ def line_spans(data: bytes | bytearray) -> tuple[np.ndarray, np.ndarray] | None:
     return starts, stops
 
 
+class _Lines:
+    """A block's lines, judged one at a time by :func:`line_verdict` where needed; a line
+    that is not a row is blanked out in ``data`` (pyarrow skips blank lines: no second
+    copy of the block) and remembered, so that :meth:`restore` can put it back."""
+
+    def __init__(
+        self, data: bytearray, starts: np.ndarray, stops: np.ndarray, name: str, first: int
+    ):
+        self.data, self.starts, self.stops = data, starts, stops
+        self.name, self.first = name, first
+        self.rejects: dict[int, dict[str, Any]] = {}
+        self.blanked: dict[int, bytes] = {}
+
+    def drop(self, i: int) -> bool:
+        """Judge line ``i`` alone: ``False`` for a row; a reject or a blank line is
+        blanked out (``True``)."""
+        s, e = int(self.starts[i]), int(self.stops[i])
+        line = bytes(self.data[s:e])
+        kind, value = line_verdict(line, f"{self.name}:{self.first + i}")
+        if kind == "row":
+            return False
+        if kind == "reject":
+            self.rejects[i] = value
+        self.blanked[i] = line
+        self.data[s:e] = b" " * len(line)
+        return True
+
+    def candidates(self) -> np.ndarray | None:
+        """Which lines go to pyarrow: those that start with "{" and end with "}", those
+        that hold bad UTF-8 (pyarrow would keep it) dropped, other lines judged alone
+        (an object with spaces around it stays). ``None``: too many odd lines."""
+        arr = np.frombuffer(self.data, np.uint8)
+        starts, stops = self.starts, self.stops
+        nonempty = stops > starts
+        ok = nonempty & (arr[np.where(nonempty, starts, 0)] == _OPEN)
+        ok &= nonempty & (arr[np.where(nonempty, stops - 1, 0)] == _CLOSE)
+        odd = np.flatnonzero(~ok)
+        if len(odd) > max(64, len(starts) // 100):  # the per-line path is as fast then
+            return None
+        ok[[i for i in odd.tolist() if not self.drop(i)]] = True
+        if not _valid_utf8(self.data):
+            for i in np.flatnonzero(ok).tolist():
+                try:
+                    self.data[starts[i] : stops[i]].decode("utf-8")
+                except UnicodeDecodeError:
+                    ok[i] = not self.drop(i)
+        return np.flatnonzero(ok)
+
+    def restore(self) -> None:
+        for i, line in self.blanked.items():
+            self.data[int(self.starts[i]) : int(self.stops[i])] = line
+        self.blanked.clear()
+
+
 def arrow_block(
     data: bytearray, name: str, first: int
 ) -> tuple[pa.Table, list[str], list[dict[str, Any]]] | None:
     """``(table, where, rejects)`` for the lines of ``data`` (line ``first`` first),
     equal to the per-line path's typed rows, or ``None`` where that is not certain.
 
-    Lines that are not rows are overwritten with spaces in ``data`` (pyarrow skips blank
-    lines; no second copy of the block), and put back before ``None`` is returned.
+    Lines that are not rows are overwritten with spaces in ``data`` and put back before
+    ``None`` is returned (the caller then reads ``data`` per line).
     """
     spans = line_spans(data)
     if spans is None:
         return None
-    starts, stops = spans
-    arr = np.frombuffer(data, np.uint8)
-    nonempty = stops > starts
-    ok = nonempty & (arr[np.where(nonempty, starts, 0)] == _OPEN)
-    ok &= nonempty & (arr[np.where(nonempty, stops - 1, 0)] == _CLOSE)
-    odd = np.flatnonzero(~ok)
-    if len(odd) > max(64, len(starts) // 100):  # many odd lines: the per-line path is as fast
-        return None
-    blanked: dict[int, bytes] = {}
-    rejects: dict[int, dict[str, Any]] = {}
-
-    def drop(i: int) -> bool:
-        """Judge line ``i`` alone; a reject or blank line is blanked out (``True``)."""
-        line = bytes(data[starts[i] : stops[i]])
-        kind, value = line_verdict(line, f"{name}:{first + i}")
-        if kind == "row":
-            return False
-        if kind == "reject":
-            rejects[i] = value
-        blanked[i] = line
-        data[starts[i] : stops[i]] = b" " * len(line)
-        return True
-
-    ok[[i for i in odd.tolist() if not drop(i)]] = True  # an object with spaces around it
-    if not _valid_utf8(data):  # pyarrow keeps bad UTF-8 inside strings: find those lines
-        for i in np.flatnonzero(ok).tolist():
-            try:
-                data[starts[i] : stops[i]].decode("utf-8")
-            except UnicodeDecodeError:
-                ok[i] = not drop(i)
-    kept = np.flatnonzero(ok)
-    try:
-        for _ in range(MAX_RETRIES + 1):
-            try:
-                table = _read(data)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as e:
-                k = _bad_row(e, data, starts[kept])
-                # pyarrow refuses what Python reads (its types differ): give up
-                if k is None or not 0 <= k < len(kept) or not drop(int(kept[k])):
-                    return None
-                kept = np.delete(kept, k)
-                continue
-            if table.num_rows != len(kept) or (table.num_columns == 0 and len(kept)):
-                return None
-            typed = _python_types(table, data)
-            if typed is None:
-                return None
-            where = [f"{name}:{first + i}" for i in kept.tolist()]
-            out = typed, where, [rejects[i] for i in sorted(rejects)]
-            blanked.clear()
-            return out
-        return None
-    finally:
-        for i, line in blanked.items():  # giving up: the block as it was
-            data[starts[i] : stops[i]] = line
+    lines = _Lines(data, *spans, name, first)
+    found = lines.candidates()
+    kept = found if found is not None else np.zeros(0, np.int64)
+    for _ in range(MAX_RETRIES + 1 if found is not None else 0):
+        try:
+            table = _read(data)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as e:
+            k = _bad_row(e, data, lines.starts[kept])
+            # a line Python reads as a row: pyarrow's types differ from Python's, give up
+            if k is None or not 0 <= k < len(kept) or not lines.drop(int(kept[k])):
+                break
+            kept = np.delete(kept, k)
+            continue
+        if table.num_rows != len(kept) or (table.num_columns == 0 and len(kept)):
+            break  # a line held two objects (or rows have no field: per-line path's call)
+        typed = _python_types(table, data)
+        if typed is None:
+            break
+        where = [f"{name}:{first + i}" for i in kept.tolist()]
+        return typed, where, [lines.rejects[i] for i in sorted(lines.rejects)]
+    lines.restore()
+    return None
 
 
 def _read(buf: bytes | bytearray) -> pa.Table:
