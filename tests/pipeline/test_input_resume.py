@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pyarrow.ipc
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sftdata.runner._blocks import count_lines, line_blocks
 
 from ._helpers import STEPS, folder_bytes, write_spec
 
@@ -37,6 +41,28 @@ output: {{path: out/data, format: parquet, shard_rows: 500}}
 rejects: {{path: out/rejects, format: jsonl}}
 options: {{shard_rows: 700, batch_size: 64}}
 """
+
+
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bc", b"{}", b"\n", b"\r\n", b"\r"]), max_size=40).map(
+        b"".join
+    ),
+    block=st.integers(1, 12),
+)
+def test_blocks_resume_from_any_block(tmp_path_factory, data: bytes, block: int) -> None:
+    """Property: blocks cover the file in order, each ends at a line break (but the last),
+    number their lines as splitlines does, and reading on from any block's offset and
+    first line gives the same blocks after it."""
+    path = tmp_path_factory.mktemp("blocks") / "rows.jsonl"
+    path.write_bytes(data)
+    blocks = [(first, offset, bytes(b)) for first, offset, b in line_blocks(path, block)]
+    assert b"".join(b for _, _, b in blocks) == data
+    assert all(b.endswith(b"\n") for _, _, b in blocks[:-1])
+    assert sum(count_lines(b) for _, _, b in blocks) == len(data.splitlines())
+    for k, (first, offset, _) in enumerate(blocks):
+        assert first == 1 + len(data[:offset].splitlines())
+        again = [(f, o, bytes(b)) for f, o, b in line_blocks(path, block, offset, first)]
+        assert again == blocks[k:]
 
 
 def _corpus(folder: Path) -> Path:

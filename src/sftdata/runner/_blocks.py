@@ -55,13 +55,14 @@ def line_blocks(
     with open(path, "rb") as f:
         if b"\x00" in f.read(8192):
             raise SftDataError(f"{path}: looks like a binary file (NUL bytes); expected text")
-        while True:
+        size = os.fstat(f.fileno()).st_size
+        while offset < size:
             f.seek(offset)
-            data = bytearray(block_bytes)
+            data = bytearray(min(block_bytes, size - offset))  # a small file: a small buffer
             del data[f.readinto(data) :]
             if not data:
                 return
-            if len(data) == block_bytes:  # more may follow: end after the last line break
+            if offset + len(data) < size:  # more follows: end after the last line break
                 cut = data.rfind(b"\n") + 1
                 if cut:
                     del data[cut:]
