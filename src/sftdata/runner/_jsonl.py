@@ -7,11 +7,11 @@ lines skipped, ``json.loads`` per line, bad lines become rejects, then the rows 
 that (the caller then runs the per-line path on the block)::
 
     block bytes --lines (numpy: "\\n" offsets)--> each line starts "{" and ends "}"?
-        no  --> json.loads that line alone: a reject (or a blank line, skipped)
-        yes --> kept line
+        no  --> json.loads that line alone: a reject or a blank line (blanked out)
+        yes --> kept line; the block not valid UTF-8? decode each kept line alone
     kept lines --read_json--> ok: one row per kept line?  types Python would give?
-                          \\-> error "in row N": json.loads kept line N; a reject: drop
-                               it and read again; a good row: give up (None)
+                          \\-> error "in row N": json.loads kept line N; a reject: blank
+                               it out and read again; a good row: give up (None)
 
 Why the checks are enough:
 
@@ -20,9 +20,12 @@ Why the checks are enough:
   objects gives two rows, so "as many rows as kept lines" means one row per line;
 * only lines that ``json.loads`` itself rejects are ever dropped, so the rejects are
   the per-line path's, with the same reasons, raw text and ``file:line``;
-* pyarrow reads what Python would not (``1e400``, duplicate keys keep, ``\\r`` splits)
-  or types it otherwise (ISO strings as timestamps, integers past int64 as doubles):
-  those blocks give up, or (timestamps) are read again with the strings kept.
+* pyarrow refuses some lines Python reads (``1e400``, duplicate keys): the block is
+  given up; it reads ``-NaN`` and ``Inf`` (Python does not): given up. It keeps bad UTF-8 inside strings (so the block is checked first), splits
+  lines at a lone ``\\r`` as Python does but "\\n"-counting would not (given up), and
+  types some values otherwise: ISO strings as timestamps and ``[null, 1]`` as an
+  invalid list (both read again with explicit types), integers past int64 as doubles
+  and lone surrogate escapes as bad UTF-8 (given up).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ MAX_RETRIES = 8
 
 _ROW = re.compile(r" in row (\d+)")
 _LONG_INT = re.compile(rb"-?\d{19,}")
+#: Literals pyarrow reads as NaN or infinity and ``json.loads`` refuses.
+_NON_PYTHON_FLOAT = re.compile(rb"-NaN|Inf(?!inity)")
 _OPEN, _CLOSE = ord("{"), ord("}")
 
 
@@ -239,9 +244,10 @@ def _python_types(table: pa.Table, buf: bytes | bytearray) -> pa.Table | None:
     invalid list from a list whose first items are null (``[null, 1]``): read again with
     the types it inferred, the list comes out whole. Still invalid (a lone surrogate
     escape, ``"\\ud800"``, leaves bad UTF-8, which Python refuses): give up. pyarrow
-    reads an integer literal past int64 as a double (Python refuses it): where a double
-    reaches 2**63 and the block holds a run of digits past int64, give up. Any other
-    type than Python's own ones: give up.
+    reads an integer literal past int64 as a double, and ``-NaN``, ``Inf``, ``-Inf``
+    as floats (Python refuses them all): where a double is NaN, infinite or reaches
+    2**63 and the block holds a run of digits past int64 or such a word, give up. Any
+    other type than Python's own ones: give up.
     """
     types = [f.type for f in table.schema]
     if not all(_pythonic(t, temporal=True) for t in types):
@@ -253,7 +259,8 @@ def _python_types(table: pa.Table, buf: bytes | bytearray) -> pa.Table | None:
         table = pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=parse)
         if not table.schema.equals(schema) or not _valid(table):
             return None
-    if any(_huge_double(c) for c in table.columns) and _past_int64(buf):
+    odd = any(_odd_double(c) for c in table.columns)  # rare: then scan the block's bytes
+    if odd and (_past_int64(buf) or _NON_PYTHON_FLOAT.search(buf) is not None):
         return None
     return table
 
@@ -297,15 +304,16 @@ def _as_string(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def _huge_double(col: pa.ChunkedArray | pa.Array) -> bool:
-    """Does this column (nested ones walked) hold a double of magnitude >= 2**63?"""
+def _odd_double(col: pa.ChunkedArray | pa.Array) -> bool:
+    """Does this column (nested ones walked) hold a NaN, an infinity or a double of
+    magnitude >= 2**63 (values that may stand for a literal Python refuses)?"""
     t = col.type
     if pa.types.is_floating(t):
         big = pc.max(pc.abs(col)).as_py()
-        return big is not None and big >= 2.0**63
+        return (big is not None and big >= 2.0**63) or bool(pc.any(pc.is_nan(col)).as_py())
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     if pa.types.is_list(t):
-        return any(_huge_double(c.flatten()) for c in chunks)
+        return any(_odd_double(c.flatten()) for c in chunks)
     if pa.types.is_struct(t):
-        return any(_huge_double(c.field(i)) for c in chunks for i in range(t.num_fields))
+        return any(_odd_double(c.field(i)) for c in chunks for i in range(t.num_fields))
     return False
