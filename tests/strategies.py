@@ -83,6 +83,101 @@ json_like: st.SearchStrategy[Any] = st.recursive(
 )
 
 
+#: Strings pyarrow's JSON reader would take for timestamps (Python keeps them strings).
+DATE_LIKE = ["2020-01-01", "2020-01-01 10:00:00", "2020-01-01T10:00:00Z", "1999-12-31T23:59"]
+_json_row_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=True),
+    st.text(alphabet=_alphabet, max_size=12),
+    st.sampled_from([*DATE_LIKE, "10:00:00", "2020-13-45", "1e5", "\u2028", "}{"]),
+)
+#: JSON object rows over a few shared keys, so that columns meet mixed and nested types.
+json_rows: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
+    st.sampled_from(["a", "b", "text", "id", "meta"]),
+    st.recursive(
+        _json_row_scalars,
+        lambda c: st.one_of(
+            st.lists(c, max_size=3),
+            st.dictionaries(st.sampled_from(["x", "y", "z"]), c, max_size=3),
+        ),
+        max_leaves=6,
+    ),
+    max_size=4,
+)
+_LEAF_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "int": st.integers(-(2**63), 2**63 - 1),
+    "float": st.floats(-1e18, 1e18),
+    "bool": st.booleans(),
+    "str": st.one_of(st.text(alphabet=_alphabet, max_size=12), st.sampled_from(DATE_LIKE)),
+}
+_value_types = st.recursive(
+    st.sampled_from(sorted(_LEAF_VALUES)),
+    lambda t: st.one_of(
+        t.map(lambda inner: ("list", inner)),
+        st.dictionaries(st.sampled_from(["x", "y", "z"]), t, max_size=3).map(
+            lambda fields: ("struct", tuple(fields.items()))
+        ),
+    ),
+    max_leaves=5,
+)
+
+
+def _values_of(kind: Any) -> st.SearchStrategy[Any]:
+    """Values of one JSON type (``None`` anywhere; struct fields may be missing)."""
+    if isinstance(kind, str):
+        inner = _LEAF_VALUES[kind]
+    elif kind[0] == "list":
+        inner = st.lists(_values_of(kind[1]), max_size=3)
+    else:
+        inner = st.fixed_dictionaries({}, optional={k: _values_of(t) for k, t in kind[1]})
+    return st.one_of(st.none(), inner)
+
+
+@st.composite
+def same_type_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Rows whose every column (nested fields too) holds one JSON type, keys optional."""
+    kinds = draw(st.dictionaries(st.sampled_from(["a", "b", "text", "meta"]), _value_types))
+    row = st.fixed_dictionaries({}, optional={k: _values_of(t) for k, t in kinds.items()})
+    return draw(st.lists(row, max_size=12))
+
+
+#: Lines no JSONL reader should take as one object row.
+BAD_JSONL_LINES = [
+    b'{"text": "cut off',
+    b"[1, 2]",
+    b"3",
+    b'"just a string"',
+    b'{"a": 1}{"a": 2}',
+    b'{"a":',
+    b"1}",
+    b'{"a": 1, "a": 2}',
+    b'\xef\xbb\xbf{"a": 1}',
+    b'{"text": "bad \xff utf8"}',
+    b'{"text": "\xed\xa0\x80"}',
+    b'{"a": 1e400}',
+    b'{"a": 123456789012345678901}',
+    b'{"a": -9223372036854775809}',
+    b'{"a": "\\ud800"}',
+    b'{"a": NaN}',
+    b'{"a": Infinity}',
+    b'{"a": -NaN}',
+    b'{"a": Inf}',
+    b'{"a": [1, -Inf]}',
+    b'{"a": 1,}',
+    b"\x0c",
+    b"",
+    b"   ",
+    b"\t",
+    b'  {"text": "spaced"}  ',
+    b'{"text": "tab\tinside"}',
+    b"{}",
+    b'{"text": {}}',
+    b'{"text": []}',
+]
+
+
 # --- preference pairs ---------------------------------------------------------------
 
 

@@ -14,6 +14,11 @@ line 1) or ``file#row`` (Parquet, a ``.json`` list, a saved dataset; 0-based), w
 ``file`` the path as given; ``read_input(..., locations=True)`` keeps it on the read
 rows too (column ``_location``) so a row rejected later still names its input line.
 
+JSONL is parsed by ``pyarrow.json.read_json``, one whole block of lines per read,
+wherever that gives exactly the rows, types and rejects of parsing it line by line in
+Python (:mod:`sftdata.runner._jsonl`, which hands a block back otherwise); a large
+file's blocks are spilled to disk as they are read (:mod:`sftdata.runner._blocks`).
+
 A binary file (a NUL byte in its first 8 KiB) is one clear error. Every file is
 written to ``<name>.tmp-<pid>`` first and renamed into place, so a reader never sees
 a half-written shard under its final name.
@@ -21,6 +26,7 @@ a half-written shard under its final name.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
@@ -36,8 +42,11 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
-from sftdata._contract import DROP_REASON, SftDataError
-from sftdata._rejects import REJECTED_BY, ROW_LOCATION
+from sftdata._contract import SftDataError
+from sftdata._rejects import REJECTED_BY as REJECTED_BY  # re-exported for the runner
+from sftdata._rejects import ROW_LOCATION
+from sftdata.runner._blocks import BlockSpill
+from sftdata.runner._jsonl import TYPE_ERRORS, arrow_block, jsonl_lines, reject
 
 _SUFFIX_FORMATS = {
     ".jsonl": "jsonl",
@@ -84,7 +93,7 @@ def infer_format(path: Path, fmt: str | None) -> str:
 
 
 def _reject(reason: str, raw: str, location: str) -> dict[str, Any]:
-    return {DROP_REASON: reason, REJECTED_BY: "input", "raw": raw, "location": location}
+    return reject(reason, raw, location)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -98,39 +107,16 @@ def jsonl_rows(
     path: Path, label: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     """Rows, their locations (``label:line``; ``label`` defaults to the path) and rejects."""
-    return _jsonl_lines(_read_bytes(path).splitlines(), str(path) if label is None else label, 1)
-
-
-def _jsonl_lines(
-    lines: list[bytes], name: str, first: int
-) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
-    """Rows of JSONL ``lines`` (line ``first`` is the first one); bad lines become rejects."""
-    rows, where, rejects = [], [], []
-    for n, line in enumerate(lines, start=first):
-        loc = f"{name}:{n}"
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            rejects.append(_reject("input.bad_utf8", line.decode("utf-8", "replace"), loc))
-            continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            rejects.append(_reject("input.bad_json", text, loc))
-            continue
-        if not isinstance(value, dict):
-            rejects.append(_reject("input.not_an_object", text, loc))
-            continue
-        rows.append(value)
-        where.append(loc)
-    return rows, where, rejects
+    return jsonl_lines(_read_bytes(path).splitlines(), str(path) if label is None else label, 1)
 
 
 #: A JSONL file larger than this (16 MB) is read in blocks of about this many bytes (whole
-#: lines), each block typed on its own; smaller files are read whole.
+#: lines), each block typed on its own; smaller files are read whole. Reading a block
+#: holds a few times its size at once (its bytes, pyarrow's parse, the table).
 JSONL_BLOCK_BYTES = 16 << 20
+
+#: A whole-file JSONL read tries pyarrow's reader (one read) up to this size.
+_ARROW_WHOLE_MAX = 1 << 30
 
 
 def iter_input(
@@ -138,71 +124,51 @@ def iter_input(
     fmt: str | None,
     *,
     split: str = "train",
-    block_bytes: int = JSONL_BLOCK_BYTES,
+    block_bytes: int | None = None,
     locations: bool = False,
     label: str | None = None,
+    spill: BlockSpill | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """:func:`read_input` in blocks: a JSONL file over ``block_bytes`` yields one
-    ``(rows, rejects)`` pair per block of whole lines (locations stay file:line).
+    """:func:`read_input` in blocks: a JSONL file over ``block_bytes`` (default
+    :data:`JSONL_BLOCK_BYTES`; any JSONL file with ``spill``) yields one ``(rows,
+    rejects)`` pair per block of whole lines (locations stay file:line).
 
-    The blocks give exactly what one whole read gives. Their tables are spilled to a
-    temporary folder and yielded once every block is read: where a column's types
-    disagree (inside a block or between blocks), a whole read would type the column by
-    its most common type over the file and reject the other rows, so the file is read
-    whole instead (memory then grows with that one file; such files are rare).
+    The blocks give exactly what one whole read gives. Their tables are spilled (to
+    ``spill``'s folder, where a rerun finds the finished ones, or to a temporary one)
+    and yielded once every block is read: where a column's types disagree (inside a
+    block or between blocks), a whole read would type the column by its most common
+    type over the file and reject the other rows, so the file is read whole instead
+    (memory then grows with that one file; such files are rare).
     """
     fmt = infer_format(path, fmt)
-    if fmt != "jsonl" or path.stat().st_size <= block_bytes:
+    block_bytes = JSONL_BLOCK_BYTES if block_bytes is None else block_bytes
+    if fmt != "jsonl" or (spill is None and path.stat().st_size <= block_bytes):
         yield read_input(path, fmt, split=split, locations=locations, label=label)
         return
     label = str(path) if label is None else label
-    with tempfile.TemporaryDirectory(prefix="sftdata-blocks-") as tmp:
-        spilled: list[tuple[Path, pa.Table]] = []
-        schemas: list[pa.Schema] = []
-        for first, lines in _line_blocks(path, block_bytes):
-            rows, where, rejects = _jsonl_lines(lines, label, first)
-            try:
-                table = rows_table(rows)
-                schemas.append(table.schema)
-                pa.unify_schemas(schemas, promote_options="permissive")
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                yield read_input(path, fmt, split=split, locations=locations, label=label)
-                return
-            if locations:
-                table = _located(table, where)
-            part = Path(tmp) / f"block-{len(spilled):06d}.arrow"
-            with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-                w.write_table(table)
-            spilled.append((part, pa.Table.from_pylist(rejects) if rejects else pa.table({})))
-        for part, rejects_table in spilled:
-            with pa.OSFile(str(part), "rb") as source:
-                table = pa.ipc.open_file(source).read_all()
-            yield table, rejects_table
+    with contextlib.ExitStack() as stack:
+        if spill is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sftdata-blocks-"))
+            spill = BlockSpill(Path(tmp))
+        key = {"size": path.stat().st_size, "block_bytes": block_bytes}
+        blocks = spill.blocks(path, key, lambda first, data: _typed_block(data, label, first))
+        if blocks is None:  # the types disagree: the file is read whole
+            yield read_input(path, fmt, split=split, locations=locations, label=label)
+            return
+        for table, rejects in blocks:
+            yield (table if locations else table.drop_columns([ROW_LOCATION])), rejects
 
 
-def _line_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, list[bytes]]]:
-    """``(first line number, lines)`` for blocks of about ``block_bytes`` whole lines."""
-    with open(path, "rb") as f:
-        if b"\x00" in f.read(8192):
-            raise SftDataError(f"{path}: looks like a binary file (NUL bytes); expected text")
-        f.seek(0)
-        first, carry = 1, b""
-        while True:
-            block = f.read(block_bytes)
-            data = carry + block
-            if not block:
-                lines, carry = data.splitlines(), b""
-            else:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a block: keep reading
-                    carry = data
-                    continue
-                lines, carry = data[:cut].splitlines(), data[cut:]
-            if lines:
-                yield first, lines
-                first += len(lines)
-            if not block:
-                return
+def _typed_block(data: bytearray, label: str, first: int) -> tuple[pa.Table, pa.Table]:
+    """One block's ``(rows with _location, rejects)``; ``pa.ArrowInvalid`` (or another
+    Arrow type error) where its rows' types disagree."""
+    fast = arrow_block(data, label, first)
+    if fast is not None:
+        table, where, rejects = fast
+    else:
+        rows, where, rejects = jsonl_lines(data.splitlines(), label, first)
+        table = rows_table(rows)
+    return _located(table, where), pa.Table.from_pylist(rejects) if rejects else pa.table({})
 
 
 def _json_rows(
@@ -260,7 +226,7 @@ def _text_rows(
 def _arrow_type_of(value: Any) -> pa.DataType | None:
     try:
         return pa.array([value]).type
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+    except TYPE_ERRORS:
         return None
 
 
@@ -276,7 +242,7 @@ def rows_to_table(
     columns = list(dict.fromkeys(k for r in rows for k in r))
     try:
         return _located(rows_table(rows, columns), where), []
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+    except TYPE_ERRORS:
         pass
     bad: dict[int, str] = {}
     for col in columns:
@@ -284,7 +250,7 @@ def rows_to_table(
         try:
             pa.array(values)
             continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        except TYPE_ERRORS:
             pass
         types = Counter(str(t) for t in map(_arrow_type_of, values) if t is not None)
         common = types.most_common(1)[0][0] if types else None
@@ -294,17 +260,26 @@ def rows_to_table(
                 bad[i] = col
     good = [r for i, r in enumerate(rows) if i not in bad]
     rejects = [
-        _reject(
-            f"input.bad_type:{col}", json.dumps(rows[i], ensure_ascii=False, default=str), where[i]
-        )
+        _reject(f"input.bad_type:{col}", _raw_row(rows[i]), where[i])
         for i, col in sorted(bad.items())
     ]
     try:
         return _located(
             rows_table(good, columns), [w for i, w in enumerate(where) if i not in bad]
         ), rejects
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
+    except TYPE_ERRORS as e:
         raise SftDataError(f"rows have mixed types that Arrow cannot store: {e}") from None
+
+
+def _raw_row(row: dict[str, Any]) -> str:
+    """A rejected row as JSON text; escaped to ASCII only where it holds a lone surrogate
+    (``"\\ud800"`` in the input), which no UTF-8 column can store."""
+    text = json.dumps(row, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(row, default=str)
+    return text
 
 
 def rows_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pa.Table:
@@ -343,6 +318,8 @@ def read_input(
             raise SftDataError(f"{path}: not a readable parquet file: {e}") from None
     elif fmt == "hf":
         table = _read_hf(path, split)
+    elif fmt == "jsonl" and (fast := _arrow_whole(path, label)) is not None:
+        table, rejects = fast
     else:
         if fmt in ("jsonl", "json"):
             rows, where, rejects = (jsonl_rows if fmt == "jsonl" else _json_rows)(path, label)
@@ -355,6 +332,17 @@ def read_input(
     elif fmt in ("parquet", "hf"):
         table = _located(table, [f"{label}#{i}" for i in range(table.num_rows)])
     return table, pa.Table.from_pylist(rejects) if rejects else pa.table({})
+
+
+def _arrow_whole(path: Path, label: str) -> tuple[pa.Table, list[dict[str, Any]]] | None:
+    """A JSONL file read by pyarrow in one read, where that equals the per-line path."""
+    if path.stat().st_size > _ARROW_WHOLE_MAX:
+        return None
+    fast = arrow_block(bytearray(_read_bytes(path)), label, 1)
+    if fast is None:
+        return None
+    table, where, rejects = fast
+    return _located(table, where), rejects
 
 
 def _read_hf(path: Path, split: str) -> pa.Table:

@@ -4,6 +4,7 @@ The work folder holds one folder per finished piece of work::
 
     .out.work/
       00-input-<key>/  part-00000.parquet ... rejects.parquet _DONE.json
+                       blocks/  (JSONL blocks read so far; gone once _DONE.json is)
       01-map-<key>/    part-00000.parquet part-00001.parquet ... _DONE.json
       02-global-<key>/ part-00000.parquet rejects.parquet _DONE.json   (whole-table pass)
       03-global-<key>/ part-00000.parquet rejects-00000.parquet ... .pass1/ _DONE.json
@@ -11,7 +12,8 @@ The work folder holds one folder per finished piece of work::
 
 Every file is written to a temp name and renamed, and a stage counts as finished only
 when its ``_DONE.json`` exists, so a killed run leaves nothing that looks complete.
-A rerun reuses finished stages and, inside a map stage, finished parts.
+A rerun reuses finished stages and, inside a map stage, finished parts; inside the
+input stage, the JSONL blocks already parsed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,6 +38,7 @@ from sftdata._rejects import Counters
 from sftdata.engines._local import concat, local_global, map_table, slices
 from sftdata.runner import _parts as parts
 from sftdata.runner._apply import TrackedSteps
+from sftdata.runner._blocks import BlockSpill
 from sftdata.runner._global_stream import run_streamed, streamable
 from sftdata.runner._io import (
     REJECTED_BY,
@@ -44,6 +48,7 @@ from sftdata.runner._io import (
 )
 from sftdata.runner._output import write_outputs
 from sftdata.runner._plan import Plan, Stage, stage_dir_name
+from sftdata.runner._spec import InputSpec
 
 Engine = Literal["local", "ray"]
 
@@ -130,23 +135,33 @@ def _whole_kept(folder: Path) -> pa.Table:
     return next(parts.windows(parts.iter_kept(folder, schema), 1 << 62, schema))
 
 
-def _read_inputs(plan: Plan, folder: Path) -> None:
+def _read_inputs(plan: Plan, folder: Path) -> tuple[int, int]:
     """Read every input (parsing it with its ``parse`` step, if any) into the input stage,
-    one file at a time, writing parts as they fill."""
+    one file at a time, writing parts as they fill.
+
+    A JSONL file's blocks are spilled under ``blocks/<input>-<file>/`` in the stage
+    folder (:mod:`sftdata.runner._blocks`): a rerun after a kill parses only the blocks
+    not yet finished. Returns the blocks parsed and the blocks found finished; the
+    spilled blocks are deleted once the stage is done.
+    """
     rejects = []
     parsed: dict[str, int] = {}
     writer = parts.PartWriter(folder, plan.spec.shard_rows)
     rows = 0
-    for inp, parser in zip(
-        plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True
-    ):
-        blocks = (
-            b
-            for p in inp.paths
-            for b in iter_input(
-                p, inp.format, split=inp.split, locations=True, label=_label(p, plan.spec.file)
+    spills: list[BlockSpill] = []
+
+    def files(i: int, inp: InputSpec) -> Iterator[tuple[pa.Table, pa.Table]]:
+        for j, p in enumerate(inp.paths):
+            spills.append(BlockSpill(folder / "blocks" / f"{i:03d}-{j:05d}"))
+            label = _label(p, plan.spec.file)
+            yield from iter_input(
+                p, inp.format, split=inp.split, locations=True, label=label, spill=spills[-1]
             )
-        )
+
+    for i, (inp, parser) in enumerate(
+        zip(plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True)
+    ):
+        blocks = files(i, inp)
         for table, bad in blocks:
             if inp.source is not None:
                 table = _with_column(table, "source", inp.source)
@@ -169,7 +184,18 @@ def _read_inputs(plan: Plan, folder: Path) -> None:
     if bad_rows.num_rows:
         write_table_atomic(bad_rows, folder / "rejects.parquet")
     rows_in = rows + bad_rows.num_rows
-    _mark_done(folder, {"parts": names, "rows_in": rows_in, "parsers": parsed})
+    read, reused = sum(s.read for s in spills), sum(s.reused for s in spills)
+    _mark_done(
+        folder,
+        {
+            "parts": names,
+            "rows_in": rows_in,
+            "parsers": parsed,
+            "blocks": {"read": read, "reused": reused},
+        },
+    )
+    shutil.rmtree(folder / "blocks", ignore_errors=True)
+    return read, reused
 
 
 def _label(path: Path, spec_file: Path) -> str:
@@ -336,7 +362,9 @@ def execute(
     reused: list[str] = []
     folder = plan.work_dir / f"00-input-{plan.input_key}"
     if _done(folder) is None:
-        _read_inputs(plan, folder)
+        read, found = _read_inputs(plan, folder)
+        if found:
+            reused.append(f"input ({found}/{read + found} blocks)")
     else:
         reused.append("input")
     info = _done(folder) or {}
