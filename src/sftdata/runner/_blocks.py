@@ -77,10 +77,11 @@ class BlockSpill:
     """One input file's spilled blocks in ``folder``; ``read`` and ``reused`` count the
     blocks this process parsed and the ones it found finished."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, progress: Callable[[int], None] | None = None) -> None:
         self.folder = folder
         self.read = 0
         self.reused = 0
+        self.progress = progress  # called with the bytes of each block parsed or reused
 
     def blocks(
         self, path: Path, key: dict[str, Any], parse: Parse
@@ -92,6 +93,8 @@ class BlockSpill:
         schemas = [self._schema(k) for k in range(len(done))]
         self.reused += len(done)
         offset, line = (done[-1]["end"], done[-1]["next"]) if done else (0, 1)
+        if self.progress is not None and offset:
+            self.progress(offset)
         k = len(done)
         for first, start, data in line_blocks(path, key["block_bytes"], offset, line):
             try:
@@ -106,6 +109,8 @@ class BlockSpill:
             )
             k += 1
             self.read += 1
+            if self.progress is not None:
+                self.progress(len(data))
             del table, rejects, data
             pa.default_memory_pool().release_unused()  # freed blocks back to the system
         return self._tables(k)

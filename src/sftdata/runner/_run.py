@@ -135,7 +135,7 @@ def _whole_kept(folder: Path) -> pa.Table:
     return next(parts.windows(parts.iter_kept(folder, schema), 1 << 62, schema))
 
 
-def _read_inputs(plan: Plan, folder: Path) -> tuple[int, int]:
+def _read_inputs(plan: Plan, folder: Path, progress: bool = False) -> tuple[int, int]:
     """Read every input (parsing it with its ``parse`` step, if any) into the input stage,
     one file at a time, writing parts as they fill.
 
@@ -149,14 +149,17 @@ def _read_inputs(plan: Plan, folder: Path) -> tuple[int, int]:
     writer = parts.PartWriter(folder, plan.spec.shard_rows)
     rows = 0
     spills: list[BlockSpill] = []
+    bar = _bytes_bar(plan, progress)
 
     def files(i: int, inp: InputSpec) -> Iterator[tuple[pa.Table, pa.Table]]:
         for j, p in enumerate(inp.paths):
-            spills.append(BlockSpill(folder / "blocks" / f"{i:03d}-{j:05d}"))
+            before = bar.n
+            spills.append(BlockSpill(folder / "blocks" / f"{i:03d}-{j:05d}", bar.update))
             label = _label(p, plan.spec.file)
             yield from iter_input(
                 p, inp.format, split=inp.split, locations=True, label=label, spill=spills[-1]
             )
+            bar.update(max(0, before + _size(p) - bar.n))  # files read whole count at their end
 
     for i, (inp, parser) in enumerate(
         zip(plan.spec.inputs, plan.parsers or [None] * len(plan.spec.inputs), strict=True)
@@ -175,6 +178,7 @@ def _read_inputs(plan: Plan, folder: Path) -> tuple[int, int]:
                 writer.add(table)
             rows += table.num_rows
             rejects.append(bad)
+    bar.close()
     bad_rows = concat(rejects)
     if rows + bad_rows.num_rows == 0:
         from sftdata._contract import SftDataError
@@ -196,6 +200,29 @@ def _read_inputs(plan: Plan, folder: Path) -> tuple[int, int]:
     )
     shutil.rmtree(folder / "blocks", ignore_errors=True)
     return read, reused
+
+
+def _size(path: Path) -> int:
+    """Bytes of an input file, or of a saved dataset's folder."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _bytes_bar(plan: Plan, enabled: bool) -> Any:
+    """A tqdm bar over the input bytes (rate and ETA in MB/s)."""
+    from tqdm.auto import tqdm
+
+    total = sum(_size(p) for inp in plan.spec.inputs for p in inp.paths)
+    return tqdm(
+        total=total,
+        desc="[0] input",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1000,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
 
 
 def _label(path: Path, spec_file: Path) -> str:
@@ -362,7 +389,7 @@ def execute(
     reused: list[str] = []
     folder = plan.work_dir / f"00-input-{plan.input_key}"
     if _done(folder) is None:
-        read, found = _read_inputs(plan, folder)
+        read, found = _read_inputs(plan, folder, progress)
         if found:
             reused.append(f"input ({found}/{read + found} blocks)")
     else:
