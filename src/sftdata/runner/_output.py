@@ -27,7 +27,7 @@ from sftdata._contract import DROP_REASON, SftDataError
 from sftdata._rejects import LOCATION, REJECT_COLUMNS, ROW_LOCATION, Counters
 from sftdata.engines._local import slices
 from sftdata.runner import _parts as parts
-from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, table_bytes
+from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, release_memory, table_bytes
 from sftdata.runner._spec import OutputSpec, PipelineSpec
 
 _EXT = {"parquet": "parquet", "jsonl": "jsonl"}
@@ -56,6 +56,7 @@ def write_shards(pieces: Iterable[pa.Table], out: OutputSpec, extra: dict[str, A
     for i, piece in enumerate(pieces):
         name = f"part-{i:05d}.{_EXT[out.format]}"
         data = table_bytes(piece, out.format)
+        release_memory()
         atomic_write_bytes(out.path / name, data)
         files.append(out.path / name)
         rows += piece.num_rows
