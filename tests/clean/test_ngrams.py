@@ -58,7 +58,7 @@ _words = st.lists(st.sampled_from(["a", "bb", "ccc", "é", "東京", "a", "dd"])
 _sizes = st.lists(st.integers(1, 12), max_size=6)
 
 
-@pytest.mark.skipif(not _ngrams.AVAILABLE, reason="numba not installed")
+@pytest.mark.skipif(not _ngrams.AVAILABLE, reason="numba not installed or SFTDATA_NO_NUMBA set")
 @settings(max_examples=200)
 @given(words=_words, top_ns=_sizes, dup_ns=_sizes)
 def test_compiled_repetition_equals_numpy(
