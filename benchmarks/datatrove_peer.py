@@ -1,6 +1,6 @@
 """sftdata vs datatrove, stage by stage and whole, on the corpus of benchmarks/scale.py.
 
-    python benchmarks/datatrove_peer.py --mb 20 [--keep DIR]
+    python benchmarks/datatrove_peer.py --mb 20 [--keep DIR] [--corpus FILE.jsonl]
 
 Each run is a fresh process reading the same JSONL and writing its result (reading
 and writing included), one process, one task each; printed: seconds, peak RSS (the
@@ -39,11 +39,12 @@ OURS = {
 CHILD_OURS = """
 import json, resource, sys, time
 from sftdata.runner import load_spec, run
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 res = run(load_spec(sys.argv[1]), progress=False)
-rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": rss / 1024,
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+rss = max(u.ru_maxrss for u in usage)
+cpu = sum(u.ru_utime + u.ru_stime for u in usage) - c0  # imports not counted
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": cpu, "rss_mb": rss / 1024,
                   "kept": res.counters.kept}))
 """
 
@@ -62,30 +63,31 @@ import xxhash
 _xxh64 = xxhash.xxh64_intdigest  # datatrove 0.10.1 passes str; this xxhash wants bytes
 xxhash.xxh64_intdigest = lambda d, seed=0: _xxh64(d.encode() if isinstance(d, str) else d, seed)
 
-corpus, work, stage = sys.argv[1], sys.argv[2], sys.argv[3]
+corpus, pattern, work, stage = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 def ex(steps, name, tasks=1):
     return LocalPipelineExecutor(pipeline=steps, tasks=tasks, workers=1,
                                  logging_dir=f"{work}/logs/{name}", skip_completed=False)
-def reader(folder):
-    return JsonlReader(folder, glob_pattern="*.jsonl*", text_key="text", id_key="id")
-t0 = time.perf_counter()
+def reader(folder, glob="*.jsonl*"):
+    return JsonlReader(folder, glob_pattern=glob, text_key="text", id_key="id")
+t0, c0 = time.perf_counter(), time.process_time()
 maps = {"fix": [FTFYFormatter()], "quality": [GopherQualityFilter(), GopherRepetitionFilter()]}
 if stage in ("fix", "quality"):
-    ex([reader(corpus), *maps[stage], JsonlWriter(f"{work}/out")], stage).run()
+    ex([reader(corpus, pattern), *maps[stage], JsonlWriter(f"{work}/out")], stage).run()
 else:
-    src = corpus
+    src, glob = corpus, pattern
     if stage == "all":
-        ex([reader(corpus), *maps["fix"], *maps["quality"], JsonlWriter(f"{work}/mid")], "map").run()
-        src = f"{work}/mid"
+        ex([reader(corpus, pattern), *maps["fix"], *maps["quality"], JsonlWriter(f"{work}/mid")], "map").run()
+        src, glob = f"{work}/mid", "*.jsonl*"
     cfg = MinhashConfig()
-    ex([reader(src), MinhashDedupSignature(f"{work}/sigs", config=cfg)], "sig").run()
+    ex([reader(src, glob), MinhashDedupSignature(f"{work}/sigs", config=cfg)], "sig").run()
     buckets = MinhashDedupBuckets(f"{work}/sigs", f"{work}/buckets", config=cfg)
     ex([buckets], "buckets", tasks=cfg.num_buckets).run()  # one task per bucket, one worker
     ex([MinhashDedupCluster(f"{work}/buckets", f"{work}/ids", config=cfg)], "cluster").run()
-    ex([reader(src), MinhashDedupFilter(f"{work}/ids"), JsonlWriter(f"{work}/out")], "filter").run()
-rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": rss / 1024}))
+    ex([reader(src, glob), MinhashDedupFilter(f"{work}/ids"), JsonlWriter(f"{work}/out")], "filter").run()
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+rss = max(u.ru_maxrss for u in usage)
+cpu = sum(u.ru_utime + u.ru_stime for u in usage) - c0  # imports not counted
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": cpu, "rss_mb": rss / 1024}))
 """
 
 
@@ -110,9 +112,10 @@ def ours(corpus: Path, work: Path, stage: str) -> dict[str, float]:
     return _child(CHILD_OURS, str(spec))
 
 
-def peer(folder: Path, work: Path, stage: str) -> dict[str, float]:
+def peer(corpus: Path, work: Path, stage: str) -> dict[str, float]:
+    """datatrove reads the corpus's folder, globbing the corpus's own file name only."""
     work.mkdir(parents=True, exist_ok=True)
-    return _child(CHILD_PEER, str(folder), str(work), stage)
+    return _child(CHILD_PEER, str(corpus.parent), corpus.name, str(work), stage)
 
 
 def main() -> int:
@@ -120,24 +123,48 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=20.0)
     ap.add_argument("--stages", default="fix,quality,minhash,all")
     ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument(
+        "--corpus", type=Path, default=None, help="reuse a corpus written by scale.py (read only)"
+    )
+    ap.add_argument("--save", type=Path, default=None, help="write the figures as JSON")
+    ap.add_argument(
+        "--peer-from", type=Path, default=None, help="datatrove's figures from a --save file"
+    )
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="sftdata-peer-"))
-    (work / "corpus").mkdir(parents=True, exist_ok=True)
-    corpus = work / "corpus" / "corpus.jsonl"
-    info = generate(corpus, mb=args.mb, docs=None)
-    (work / "corpus" / "corpus.truth.json").unlink()
-    mb = info["bytes"] / 1e6
-    print(f"corpus: {info['docs']} docs, {mb:.1f} MB (benchmarks/scale.py generator)")
+    if args.corpus is None:
+        (work / "corpus").mkdir(parents=True, exist_ok=True)
+        corpus = work / "corpus" / "corpus.jsonl"
+        info = generate(corpus, mb=args.mb, docs=None)
+        (work / "corpus" / "corpus.truth.json").unlink()
+        docs, mb = info["docs"], info["bytes"] / 1e6
+    else:
+        corpus = args.corpus.resolve()
+        with corpus.open("rb") as f:
+            docs = sum(1 for _ in f)
+        mb = corpus.stat().st_size / 1e6
+    print(f"corpus: {docs} docs, {mb:.1f} MB (benchmarks/scale.py generator) in {corpus}")
+    saved = json.loads(args.peer_from.read_text())["peer"] if args.peer_from else {}
+    figures: dict[str, dict[str, dict[str, float]]] = {"ours": {}, "peer": {}}
+    print("seconds: wall / CPU (user + sys of the process and its children, after imports);")
     print(
-        f"{'stage':<9} {'sftdata s':>10} {'RSS MB':>7} {'datatrove s':>12} {'RSS MB':>7} {'ratio':>7}"
+        "ratio: datatrove / sftdata, wall / CPU (> 1: sftdata faster); on a busy machine trust CPU"
+    )
+    print(
+        f"{'stage':<9} {'sftdata s':>13} {'RSS MB':>7} {'datatrove s':>13} {'RSS MB':>7} {'ratio':>13}"
     )
     for stage in args.stages.split(","):
         a = ours(corpus, work / f"ours-{stage}", stage)
-        b = peer(work / "corpus", work / f"peer-{stage}", stage)
+        b = saved.get(stage) or peer(corpus, work / f"peer-{stage}", stage)
+        figures["ours"][stage], figures["peer"][stage] = a, b
         print(
-            f"{stage:<9} {a['seconds']:>10.1f} {a['rss_mb']:>7.0f} {b['seconds']:>12.1f} "
-            f"{b['rss_mb']:>7.0f} {b['seconds'] / a['seconds']:>6.2f}x"
+            f"{stage:<9} {a['seconds']:>6.1f}/{a['cpu_s']:>6.1f} {a['rss_mb']:>7.0f} "
+            f"{b['seconds']:>6.1f}/{b['cpu_s']:>6.1f} {b['rss_mb']:>7.0f} "
+            f"{b['seconds'] / a['seconds']:>5.2f}x/{b['cpu_s'] / a['cpu_s']:>5.2f}x"
+            + (" (datatrove: saved)" if stage in saved else "")
         )
+    if args.save:
+        args.save.write_text(json.dumps({"corpus": str(corpus), "mb": mb, **figures}, indent=1))
     if args.keep is None:
         import shutil
 

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 import sftdata as sd
 from sftdata.clean import FixText, fix_text, ftfy_fix
-from tests.clean._strategies import any_text, ascii_clean, mojibake, tricky_text
+from sftdata.clean._ftfy_fast import _ANCHOR, _BAD_ANY_LINE, _is_bad_line
+from tests.clean._strategies import (
+    any_text,
+    ascii_clean,
+    badness_branch_examples,
+    badness_text,
+    mojibake,
+    tricky_text,
+)
 
 options = st.fixed_dictionaries(
     {
@@ -47,6 +55,35 @@ def test_fast_path_equals_ftfy_across_long_documents() -> None:
     lines = ["A clean line of text.", "CafÃ© crÃ¨me", "x < y &amp; z", "“quoted”", "Ã  la"]
     doc = "\n".join(lines[i % 5] + " " * (i % 3) for i in range(200)) + "\r\nend &lt;"
     assert ftfy_fix(doc) == ftfy.fix_text(doc)
+
+
+def test_badness_anchors_found_for_installed_ftfy() -> None:
+    """Every branch of ftfy's BADNESS_RE has an anchor class (else lines are searched whole)."""
+    assert _ANCHOR is not None
+    assert not _ANCHOR.search("naïve café résumé привет 東京 smörgåsbord")
+
+
+@settings(max_examples=300)
+@given(text=badness_text, cut=st.integers(0, 40))
+def test_anchored_badness_equals_whole_line_search(text: str, cut: int) -> None:
+    """_is_bad_line(text, a, b) == BADNESS_RE (multiline) finds a match in text[a:b]."""
+    n = len(text)
+    for start, end in ((0, n), (min(cut, n), n), (0, min(cut, n))):
+        expected = _BAD_ANY_LINE.search(text, start, end) is not None
+        assert _is_bad_line(text, start, end) == expected
+
+
+def test_anchored_badness_finds_every_branch_in_prose() -> None:
+    """Every branch's match, alone in a line or after another anchor, is found as ftfy finds it."""
+    for match in badness_branch_examples():
+        for text in (
+            f"ab {match} cd",
+            match,
+            *(f"Ü{'a' * gap}{match}z" for gap in range(8)),
+            *(f"{match}{'a' * gap}€" for gap in range(8)),
+        ):
+            expected = _BAD_ANY_LINE.search(text) is not None
+            assert _is_bad_line(text, 0, len(text)) == expected, text
 
 
 @given(text=any_text, opts=options)

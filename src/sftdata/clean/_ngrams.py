@@ -9,22 +9,63 @@ its last word), one ``np.unique`` over int64 keys per size (no hashing)::
     covered words (copies and their words): positions 2..4
 
 Both statistics equal the plain Python loops of the Gopher repetition rules (tested).
+
+:func:`repetition_chars` computes every size a filter asks for in one call: through a
+compiled kernel (:mod:`sftdata.clean._ngram_kernel`: hash tables instead of sorts, the
+ten sizes of a 440-word web document in ~35 us instead of ~390 us) when numba is
+installed (the ``fast`` extra) and not switched off by ``SFTDATA_NO_NUMBA=1``, else
+through :class:`NgramStats`. Both give the same integers (tested).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from collections.abc import Sequence
+
 import numpy as np
+
+#: Whether the compiled kernel can run here (numba installed, ``SFTDATA_NO_NUMBA``
+#: unset or ``0``); numba itself is imported on the first call only.
+AVAILABLE: bool = importlib.util.find_spec("numba") is not None and os.environ.get(
+    "SFTDATA_NO_NUMBA", ""
+) in ("", "0")
+
+
+def word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, lens)``: each word's id (ids in order of first occurrence) and length.
+
+    ``dict.fromkeys`` keeps first occurrences in order, so the loops stay in C.
+    """
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+    return ids, np.fromiter(map(len, words), np.int64, len(words))
+
+
+def repetition_chars(
+    words: list[str], top_ns: Sequence[int], dup_ns: Sequence[int], *, compiled: bool = True
+) -> tuple[list[int], list[int]]:
+    """``([top_chars(n) for n in top_ns], [dup_chars(n) for n in dup_ns])`` of ``words``.
+
+    ``compiled=False`` takes the numpy path even where the kernel could run.
+    """
+    if not (compiled and AVAILABLE):
+        stats = NgramStats(words)
+        return [stats.top_chars(n) for n in top_ns], [stats.dup_chars(n) for n in dup_ns]
+    from sftdata.clean._ngram_kernel import repetition
+
+    ids, lens = word_ids(words)
+    top = np.zeros(len(top_ns), np.int64)
+    dup = np.zeros(len(dup_ns), np.int64)
+    repetition(ids, lens, np.asarray(top_ns, np.int64), np.asarray(dup_ns, np.int64), top, dup)
+    return top.tolist(), dup.tolist()
 
 
 class NgramStats:
     """Per-document helper: ``top_chars(n)`` and ``dup_chars(n)`` over ``words``."""
 
     def __init__(self, words: list[str]) -> None:
-        index: dict[str, int] = {}
-        self.ids = np.fromiter(
-            (index.setdefault(w, len(index)) for w in words), np.int64, len(words)
-        )
-        self.lens = np.fromiter(map(len, words), np.int64, len(words))
+        self.ids, self.lens = word_ids(words)
         self._ranks: list[np.ndarray] = []
         self._stats: list[tuple[np.ndarray, np.ndarray]] = []
 

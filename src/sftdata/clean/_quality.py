@@ -38,11 +38,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import filterfalse
 from typing import Any
 
 from sftdata._contract import Batch, SftDataError
 from sftdata._texts import Column, check_column, judge_texts, over_preference_rows, step_features
-from sftdata.clean._ngrams import NgramStats
+from sftdata.clean._ngrams import repetition_chars
 
 #: Gopher's English stop words (a document must hold at least two of them).
 GOPHER_STOP_WORDS: tuple[str, ...] = ("and", "be", "have", "of", "that", "the", "to", "with")
@@ -233,15 +234,27 @@ def _word_rules(
     limit = f.max_ellipsis_line_frac
     if limit is not None and sum(ln.endswith(ELLIPSES) for ln in lines) / n_lines > limit:
         yield "quality.ellipsis_lines"
-    if f.min_alpha_word_frac is not None:
-        alpha = sum(map(_has_letter, words))
-        if alpha / n < f.min_alpha_word_frac:
-            yield "quality.alpha_words"
+    if f.min_alpha_word_frac is not None and _alpha_words(words) / n < f.min_alpha_word_frac:
+        yield "quality.alpha_words"
     stop = dict(f.stop_words).get(language) if language else None
-    if f.min_stop_words is not None and stop is not None:
-        found = {w.strip(_PUNCT).lower() for w in words} & set(stop)
-        if len(found) < f.min_stop_words:
-            yield "quality.stop_words"
+    enough = f.min_stop_words
+    if enough is not None and stop is not None and _stop_words_found(words, stop, enough) < enough:
+        yield "quality.stop_words"
+
+
+def _alpha_words(words: list[str]) -> int:
+    """How many words hold a letter: ``str.isalpha`` settles most words in C; only
+    the others (``"it,"``, ``"2024"``) are looked at character by character."""
+    return sum(map(str.isalpha, words)) + sum(map(_has_letter, filterfalse(str.isalpha, words)))
+
+
+def _stop_words_found(words: list[str], stop: tuple[str, ...], enough: int) -> int:
+    """Distinct stop words among ``words`` (stripped of punctuation, lowercased), or a
+    count of at least ``enough`` found without stripping (most prose has them bare)."""
+    distinct = set(words)
+    if sum(w in distinct for w in stop) >= enough:
+        return enough
+    return len({w.strip(_PUNCT).lower() for w in distinct} & set(stop))
 
 
 def _dup_fracs(parts: Sequence[str]) -> tuple[float, float]:
@@ -272,12 +285,13 @@ def _repetition_rules(f: QualityFilter, text: str, words: list[str]) -> Iterator
         if char_limit is not None and char_frac > char_limit:
             yield f"{pre}dup_{name}_char_frac"
     total = sum(map(len, words)) or 1
-    stats = NgramStats(words)
-    for n, limit in f.max_top_ngram_char_frac:
-        if stats.top_chars(n) / total > limit:
+    tops, dups = f.max_top_ngram_char_frac, f.max_dup_ngram_char_frac
+    top_chars, dup_chars = repetition_chars(words, [n for n, _ in tops], [n for n, _ in dups])
+    for (n, limit), chars in zip(tops, top_chars, strict=True):
+        if chars / total > limit:
             yield f"{pre}top_{n}gram"
-    for n, limit in f.max_dup_ngram_char_frac:
-        if stats.dup_chars(n) / total > limit:
+    for (n, limit), chars in zip(dups, dup_chars, strict=True):
+        if chars / total > limit:
             yield f"{pre}dup_{n}gram"
 
 
