@@ -126,6 +126,8 @@ def test_a_killed_dedup_pass_resumes_per_window(tmp_path: Path, kill_at: str) ->
             p.unlink() if p.is_file() else p.rmdir()
     else:
         pytest.fail("the run finished before it could be killed inside the pass")
+    for lost in sorted((stage / ".pass1").glob("w-*.bands"))[:1]:
+        lost.unlink()  # a finished window missing a file is signed again, not trusted
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(spec)], capture_output=True, text=True, check=True
     )
@@ -172,3 +174,21 @@ def test_a_whole_table_pass_over_the_budget_warns(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", MemoryBudgetWarning)
         run(spec.replace(work_dir=tmp_path / "w2"), progress=False)
+
+
+def test_stale_work_files_are_not_trusted(tmp_path: Path) -> None:
+    """An unfinished stage folder holding a torn ``.pass1/meta.json`` and a stale
+    ``rejects.parquet`` (left by a whole-table pass of the same stage) is redone and
+    writes what the first run wrote, counting each rejected row once."""
+    write_jsonl(tmp_path / "rows.jsonl", _corpus(600, seed=2))
+    spec = load_spec(write_spec(tmp_path, SPEC.format(rows=40, extra="")))
+    first = run(spec, progress=False)
+    want = folder_bytes(tmp_path / "out")
+    for stage in (tmp_path / "out" / ".data.work").glob("0[12]-global-*"):
+        (stage / "_DONE.json").unlink()
+        (stage / ".pass1").mkdir()
+        (stage / ".pass1" / "meta.json").write_text("")
+        (stage / "rejects.parquet").write_bytes((stage / "part-00000.parquet").read_bytes())
+    again = run(spec, progress=False)
+    assert folder_bytes(tmp_path / "out") == want
+    assert again.counters == first.counters

@@ -57,14 +57,14 @@ from sftdata.dedup._minhash import MinHashSignatures, batch_texts, minhash_signa
 from sftdata.dedup._near import REASON_NEAR, minhash_dedup
 from sftdata.dedup._text import pick_column
 from sftdata.runner import _parts as parts
-from sftdata.runner._io import REJECTED_BY, write_table_atomic
+from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, write_table_atomic
 
 ID = "id"
 _HELPERS = (DROP_REASON, REJECTED_BY)
 #: Bytes a sort needs per element, over the element itself (argsort, sorted copy,
 #: run flags, inverse): what the budget is compared against.
 _SORT_OVERHEAD = 6
-_MAX_BUCKETS = 256  # two open files each
+_MAX_BUCKETS = 256  # one open file each
 
 
 def streamable(fn: Callable[..., Any]) -> bool:
@@ -107,13 +107,26 @@ class _Pass:
             "opts": repr(sorted(self.opts.items())),
         }
         marker = self.work / "meta.json"
-        if marker.exists() and json.loads(marker.read_text()) == meta:
-            return
+        try:
+            if json.loads(marker.read_text()) == meta:
+                return
+        except (OSError, ValueError):
+            pass
         shutil.rmtree(self.work, ignore_errors=True)
-        for stale in [*self.folder.glob("part-*.parquet"), *self.folder.glob("rejects-*.parquet")]:
+        for stale in [
+            *self.folder.glob("part-*.parquet"),
+            *self.folder.glob("rejects*.parquet"),  # a whole-table pass's too
+            *self.folder.glob(".*.tmp-*"),
+        ]:
             stale.unlink()
         self.work.mkdir(parents=True)
-        marker.write_text(json.dumps(meta))
+        atomic_write_bytes(marker, json.dumps(meta).encode(), durable=False)
+
+
+def remove_work(folder: Path) -> None:
+    """Delete a streamed pass's work files; call after its ``_DONE.json`` is written (a
+    kill while deleting then leaves a finished stage, not a half-deleted ``.pass1``)."""
+    shutil.rmtree(folder / ".pass1", ignore_errors=True)
 
 
 def run_streamed(
@@ -161,8 +174,31 @@ def _bad_arrays(bad: dict[int, str]) -> dict[str, np.ndarray]:
     return {"bad_idx": idx, "bad_reason": np.array([bad[i] for i in idx.tolist()], dtype=str)}
 
 
-def _bad_dict(z: dict[str, np.ndarray], lo: int) -> dict[int, str]:
-    return {lo + int(i): str(r) for i, r in zip(z["bad_idx"], z["bad_reason"], strict=True)}
+class _Bad:
+    """Rows a pass cannot key (no text, wrong type): their indices, ascending, and
+    reasons, as arrays (no Python object per row)."""
+
+    def __init__(self) -> None:
+        self.idx_parts: list[np.ndarray] = []
+        self.reason_parts: list[np.ndarray] = []
+
+    def add(self, z: dict[str, np.ndarray], lo: int) -> None:
+        self.idx_parts.append(lo + z["bad_idx"].astype(np.int64))
+        self.reason_parts.append(z["bad_reason"].astype(object))
+
+    def finish(self) -> _Bad:
+        self.idx = np.concatenate([np.zeros(0, np.int64), *self.idx_parts])
+        self.reasons = np.concatenate([np.zeros(0, object), *self.reason_parts])
+        self.idx_parts, self.reason_parts = [], []
+        return self
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The bad rows in ``[lo, hi)``: ``(indices - lo, reasons)``."""
+        a, b = np.searchsorted(self.idx, [lo, hi])
+        return self.idx[a:b] - lo, self.reasons[a:b]
 
 
 def _counted(p: _Pass) -> Iterator[tuple[int, int, pa.Table]]:
@@ -177,13 +213,13 @@ def _counted(p: _Pass) -> Iterator[tuple[int, int, pa.Table]]:
 # ---------------------------------------------------------------- exact
 
 
-def _exact_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
+def _exact_pass(p: _Pass) -> tuple[np.ndarray, _Bad]:
     opts = p.opts
     step = ExactKeys(
         column=p.column,
         **{k: opts[k] for k in ("fields", "lowercase", "whitespace", "punctuation", "unicode_form") if k in opts},
     )  # fmt: skip
-    bad: dict[int, str] = {}
+    bad = _Bad()
     files = []
     for w, lo, window in _counted(p):
         path = p.work / f"w-{w:05d}.npz"
@@ -202,24 +238,25 @@ def _exact_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
             ).reshape(-1, 16)
             z = {"keys": keys, **_bad_arrays(mine)}
             _save_npz(path, **z)
-        bad.update(_bad_dict(z, lo))
+        bad.add(z, lo)
+    bad.finish()
     roots = np.arange(p.n, dtype=np.int64)
     good = np.ones(p.n, dtype=bool)
-    good[np.fromiter(bad, np.int64, len(bad))] = False
+    good[bad.idx] = False
     buckets = _buckets_for(p.n * 16, p.budget)
     if buckets == 1:
         keys = np.concatenate([_load_npz(f)["keys"] for f, _ in files])  # type: ignore[index]
         idx = np.flatnonzero(good)
         _first_of_keys(keys[idx], idx, roots)
         return roots, bad
-    spill = _Spill(p.work / "exact-buckets", buckets)
+    spill = _Spill(p.work / "exact-buckets", buckets, np.dtype((np.uint8, 16)))
     for f, lo in files:
         keys = _load_npz(f)["keys"]  # type: ignore[index]
         rows = lo + np.flatnonzero(good[lo : lo + len(keys)])
         k = keys[rows - lo]
         lead = (k[:, 0].astype(np.int64) << 8) | k[:, 1]
         spill.add(lead, k, rows)
-    for k, rows in spill.buckets(lambda b: b.reshape(-1, 16), np.uint8):
+    for k, rows in spill.buckets():
         _first_of_keys(k, rows, roots)
     spill.remove()
     return roots, bad
@@ -235,25 +272,34 @@ def _first_of_keys(keys: np.ndarray, rows: np.ndarray, roots: np.ndarray) -> Non
 
 
 def _buckets_for(nbytes: int, budget: int) -> int:
-    """How many buckets a sort of ``nbytes`` of keys needs to fit half the budget."""
+    """How many buckets a sort of ``nbytes`` of keys needs to fit half the budget (at
+    most 256, and at most half the open files this process may hold)."""
     need = nbytes * _SORT_OVERHEAD
-    return 1 if need <= budget // 2 else min(_MAX_BUCKETS, -(-need // (budget // 2)))
+    if need <= budget // 2:
+        return 1
+    try:
+        import resource
+
+        files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        cap = _MAX_BUCKETS if files == resource.RLIM_INFINITY else min(_MAX_BUCKETS, files // 2)
+    except ImportError:  # no rlimits on this platform
+        cap = _MAX_BUCKETS
+    return max(2, min(cap, -(-need // max(1, budget // 2))))
 
 
 class _Spill:
     """Distribute ``(key, row)`` records into bucket files by a 16-bit lead of the key
-    (a distribution sort: equal keys land in one bucket, rows stay ascending in each)."""
+    (a distribution sort: equal keys land in one bucket, rows stay ascending in each).
+    One file per bucket, records of a structured dtype."""
 
-    def __init__(self, folder: Path, n: int) -> None:
+    def __init__(self, folder: Path, n: int, key: np.dtype[Any]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.folder, self.n = folder, n
+        self.dtype = np.dtype([("key", key), ("row", np.int64)])
         self.stack = contextlib.ExitStack()  # the files live across add() calls
         self.files = [
-            (
-                self.stack.enter_context(open(folder / f"{b:04d}.keys", "wb")),  # noqa: SIM115
-                self.stack.enter_context(open(folder / f"{b:04d}.rows", "wb")),  # noqa: SIM115
-            )
+            self.stack.enter_context(open(folder / f"{b:04d}.rec", "wb"))  # noqa: SIM115
             for b in range(n)
         ]
 
@@ -263,18 +309,17 @@ class _Spill:
         bounds = np.searchsorted(bucket[order], np.arange(self.n + 1))
         for b in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[b] : bounds[b + 1]]
-            self.files[b][0].write(np.ascontiguousarray(keys[sel]).tobytes())
-            self.files[b][1].write(rows[sel].astype(np.int64).tobytes())
+            rec = np.empty(len(sel), self.dtype)
+            rec["key"], rec["row"] = keys[sel], rows[sel]
+            self.files[b].write(rec.tobytes())
 
-    def buckets(
-        self, shape: Callable[[np.ndarray], np.ndarray], dtype: Any
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def buckets(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(keys, rows)`` of each non-empty bucket, in bucket order."""
         self.stack.close()
         for b in range(self.n):
-            keys = np.fromfile(self.folder / f"{b:04d}.keys", dtype=dtype)
-            rows = np.fromfile(self.folder / f"{b:04d}.rows", dtype=np.int64)
-            if len(rows):
-                yield shape(keys), rows
+            rec = np.fromfile(self.folder / f"{b:04d}.rec", dtype=self.dtype)
+            if len(rec):
+                yield np.ascontiguousarray(rec["key"]), np.ascontiguousarray(rec["row"])
 
     def remove(self) -> None:
         self.stack.close()
@@ -284,7 +329,7 @@ class _Spill:
 # ---------------------------------------------------------------- minhash
 
 
-def _near_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
+def _near_pass(p: _Pass) -> tuple[np.ndarray, _Bad]:
     opts = p.opts
     num_perm, seed, ngram = opts.get("num_perm", 128), opts.get("seed", 1), opts.get("ngram", 5)
     threshold, verify = opts.get("threshold", 0.8), opts.get("verify", True)
@@ -297,7 +342,7 @@ def _near_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
     if not sig_path.exists():
         with open(sig_path, "wb") as f:
             f.truncate(p.n * row_bytes)
-    bad: dict[int, str] = {}
+    bad = _Bad()
     spans: list[tuple[Path, int, int]] = []
     fd = os.open(sig_path, os.O_RDWR)
     try:
@@ -306,7 +351,11 @@ def _near_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
             bands_path, meta_path = p.work / f"w-{w:05d}.bands", p.work / f"w-{w:05d}.npz"
             spans.append((bands_path, lo, n_w))
             z = _load_npz(meta_path) if meta_path.exists() else None
-            if z is not None and _crc(fd, lo * row_bytes, n_w * row_bytes) == int(z["crc"]):
+            if (
+                z is not None
+                and _size(bands_path) == b * n_w * 8
+                and _crc(fd, lo * row_bytes, n_w * row_bytes) == int(z["crc"])
+            ):
                 p.reused += 1
             else:
                 texts, reasons = batch_texts(
@@ -322,13 +371,16 @@ def _near_pass(p: _Pass) -> tuple[np.ndarray, dict[int, str]]:
                 keys = (
                     np.stack([band_key(sig, j, r) for j in range(b)]) if n_w else np.zeros((b, 0))
                 )
-                keys.astype(np.uint64).tofile(bands_path)
+                tmp = bands_path.with_name(f".{bands_path.name}.tmp-{os.getpid()}")
+                keys.astype(np.uint64).tofile(tmp)
+                os.replace(tmp, bands_path)
                 mine = {j: x for j, x in enumerate(reasons) if x is not None}
                 z = {"crc": np.array(zlib.crc32(data), np.uint64), **_bad_arrays(mine)}
                 _save_npz(meta_path, **z)
-            bad.update(_bad_dict(z, lo))
+            bad.add(z, lo)
+        bad.finish()
         active = np.ones(p.n, dtype=bool)
-        active[np.fromiter(bad, np.int64, len(bad))] = False
+        active[bad.idx] = False
         parent = np.arange(p.n, dtype=np.int64)
         buckets = _buckets_for(int(active.sum()) * 8, p.budget)
         for j in range(b):
@@ -353,8 +405,18 @@ def _crc(fd: int, offset: int, size: int) -> int:
     return crc
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
 def _band_keys(path: Path, band: int, n_w: int) -> np.ndarray:
-    return np.fromfile(path, dtype=np.uint64, count=n_w, offset=band * n_w * 8)
+    keys = np.fromfile(path, dtype=np.uint64, count=n_w, offset=band * n_w * 8)
+    if len(keys) != n_w:  # checked when the window was reused: a file changed under us
+        raise OSError(f"{path}: band {band} has {len(keys)} keys, expected {n_w}")
+    return keys
 
 
 def _band_edges(
@@ -366,12 +428,12 @@ def _band_edges(
         keys = np.concatenate([_band_keys(f, band, n_w) for f, _, n_w in spans])
         idx = np.flatnonzero(active)
         return idx[star_edges(keys[idx])]
-    spill = _Spill(p.work / "band-buckets", buckets)
+    spill = _Spill(p.work / "band-buckets", buckets, np.dtype(np.uint64))
     for f, lo, n_w in spans:
         rows = lo + np.flatnonzero(active[lo : lo + n_w])
         keys = _band_keys(f, band, n_w)[rows - lo]
         spill.add((keys >> np.uint64(48)).astype(np.int64), keys, rows)
-    out = [rows[star_edges(keys)] for keys, rows in spill.buckets(lambda k: k, np.uint64)]
+    out = [rows[star_edges(keys)] for keys, rows in spill.buckets()]
     spill.remove()
     return np.concatenate(out) if out else np.empty((0, 2), np.int64)
 
@@ -393,15 +455,14 @@ def _jaccard(fd: int, pairs: np.ndarray, num_perm: int, chunk: int = 8192) -> np
 # ---------------------------------------------------------------- pass 3
 
 
-def _write(
-    p: _Pass, name: str, roots: np.ndarray, bad: dict[int, str]
-) -> tuple[list[str], list[str]]:
+def _write(p: _Pass, name: str, roots: np.ndarray, bad: _Bad) -> tuple[list[str], list[str]]:
     """Mark every window's rows; write its kept part and its rejects file (if any)."""
     n = len(roots)
     is_dup = roots != np.arange(n)
     sizes = np.bincount(roots, minlength=n) if p.near else None
-    ids = _root_ids(p.windows(), roots, is_dup) if ID in p.data_schema.names else None
-    reason_type = pa.string() if (bad or is_dup.any()) else pa.null()
+    need = np.unique(roots[is_dup])  # the rows some duplicate points at
+    ids = _root_ids(p, need) if ID in p.data_schema.names else None
+    reason_type = pa.string() if (len(bad) or is_dup.any()) else pa.null()
     if ids is not None:
         dup_type = p.data_schema.field(ID).type if is_dup.any() else pa.null()
     else:
@@ -414,7 +475,7 @@ def _write(
     reason_dup = REASON_NEAR if p.near else REASON_EXACT
     rej_schema = out_schema.append(pa.field(REJECTED_BY, pa.string()))
     dropped = is_dup.copy()
-    dropped[np.fromiter(bad, np.int64, len(bad))] = True
+    dropped[bad.idx] = True
     part_names, rej_names = [], []
     lo = 0
     for w, window in enumerate(p.windows()):
@@ -428,18 +489,26 @@ def _write(
             p.reused_parts += 1
             lo = hi
             continue
-        reasons = [bad.get(i, reason_dup if is_dup[i] else None) for i in range(lo, hi)]
-        dups = [
-            (ids[int(roots[i])] if ids is not None else int(roots[i])) if is_dup[i] else None
-            for i in range(lo, hi)
-        ]
+        dup, root = is_dup[lo:hi], roots[lo:hi]
+        reasons = np.full(hi - lo, None, dtype=object)
+        reasons[dup] = reason_dup
+        at, why = bad.window(lo, hi)
+        reasons[at] = why
         table = window.drop_columns([c for c in names if c in window.column_names])
         table = table.append_column(out_schema.field(DROP_REASON), pa.array(reasons, reason_type))
-        table = table.append_column(out_schema.field(DUP_OF), pa.array(dups, dup_type))
+        if pa.types.is_null(dup_type):
+            dups: pa.Array = pa.nulls(hi - lo)
+        elif ids is not None:
+            pos = np.where(dup, np.searchsorted(need, root), 0)
+            dups = ids.take(pa.array(pos, mask=~dup))
+        else:
+            dups = pa.array(root, mask=~dup, type=pa.int64())
+        table = table.append_column(out_schema.field(DUP_OF), dups)
         if sizes is not None:
-            cluster = [int(c) if sizes[c] > 1 else None for c in roots[lo:hi].tolist()]
             field = out_schema.field(DUP_CLUSTER)
-            table = table.append_column(field, pa.array(cluster, field.type))
+            alone = sizes[root] <= 1
+            cluster = pa.nulls(hi - lo) if alone.all() else pa.array(root, mask=alone)
+            table = table.append_column(field, cluster.cast(field.type))
         kept, rejected = parts.split(table)
         if rejected.num_rows:
             by = pa.array([name] * rejected.num_rows, pa.string())
@@ -447,20 +516,17 @@ def _write(
             write_table_atomic(rejected, p.folder / rej)
         write_table_atomic(kept, p.folder / part)
         lo = hi
-    shutil.rmtree(p.work, ignore_errors=True)
     return part_names, rej_names
 
 
-def _root_ids(windows: Iterator[pa.Table], roots: np.ndarray, is_dup: np.ndarray) -> dict[int, Any]:
-    """The ``id`` of every row that is the root of some duplicate."""
-    need = np.unique(roots[is_dup])
-    out: dict[int, Any] = {}
+def _root_ids(p: _Pass, need: np.ndarray) -> pa.Array:
+    """The ``id`` of each row in ``need`` (ascending), in that order."""
+    pieces = []
     lo = 0
-    for window in windows:
+    for window in p.windows():
         hi = lo + window.num_rows
-        mine = need[(need >= lo) & (need < hi)]
-        if len(mine):
-            col = window.column(ID).take(pa.array(mine - lo)).to_pylist()
-            out.update(zip(mine.tolist(), col, strict=True))
+        a, b = np.searchsorted(need, [lo, hi])
+        if b > a:
+            pieces.append(window.column(ID).take(pa.array(need[a:b] - lo)).combine_chunks())
         lo = hi
-    return out
+    return pa.concat_arrays(pieces) if pieces else pa.array([], p.data_schema.field(ID).type)

@@ -41,9 +41,11 @@ def part_paths(folder: Path) -> list[Path]:
 def extra_rejects(folder: Path) -> list[Path]:
     """The stage's rejects files besides its parts: ``rejects.parquet`` (input stage, whole
     global passes) and the files ``_DONE.json`` lists under ``rejects`` (streamed passes)."""
+    info = stage_info(folder)
+    if "rejects" in info:  # a streamed pass lists its own (a stale rejects.parquet is not one)
+        return [folder / n for n in info["rejects"]]
     path = folder / "rejects.parquet"
-    listed = [folder / n for n in stage_info(folder).get("rejects", [])]
-    return ([path] if path.exists() else []) + listed
+    return [path] if path.exists() else []
 
 
 def unified_schema(schemas: Iterable[pa.Schema]) -> pa.Schema:

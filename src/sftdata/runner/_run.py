@@ -39,7 +39,7 @@ from sftdata.engines._local import concat, local_global, map_table, slices
 from sftdata.runner import _parts as parts
 from sftdata.runner._apply import TrackedSteps
 from sftdata.runner._blocks import BlockSpill
-from sftdata.runner._global_stream import run_streamed, streamable
+from sftdata.runner._global_stream import remove_work, run_streamed, streamable
 from sftdata.runner._io import (
     REJECTED_BY,
     atomic_write_bytes,
@@ -405,6 +405,7 @@ def execute(
         start = time.perf_counter()
         if _done(folder) is not None:
             reused.append(stage.label)
+            remove_work(folder)  # a kill between _DONE.json and the cleanup left it
         elif stage.kind == "map":
             folder.mkdir(parents=True, exist_ok=True)
             names = _run_stage_map(stage, prev, folder, plan, engine, num_proc, progress, reused)
@@ -425,6 +426,7 @@ def execute(
             if again:
                 reused.append(f"{stage.label} ({again})")
             _mark_done(folder, {"parts": names, "rejects": rejects})
+            remove_work(folder)
         else:
             _warn_whole(stage, prev, spec.memory_budget, engine)
             _run_global(stage, _whole_kept(prev), folder, plan, engine, progress)
