@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON, SftDataError
 from sftdata._rejects import Counters
-from sftdata.runner._io import REJECTED_BY, write_table_atomic
+from sftdata.runner._io import REJECTED_BY, release_memory, write_table_atomic
 
 
 def stage_info(folder: Path) -> dict[str, Any]:
@@ -166,6 +166,7 @@ def windows(tables: Iterable[pa.Table], size: int, schema: pa.Schema) -> Iterato
         while n >= size:
             whole = pa.concat_tables(buf).combine_chunks() if len(buf) > 1 else buf[0]
             yield whole.slice(0, size).combine_chunks()
+            release_memory()  # the window is done with: its buffers back to the system
             emitted = True
             rest = whole.slice(size)
             buf, n = ([rest] if rest.num_rows else []), rest.num_rows
