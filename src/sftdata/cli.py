@@ -19,7 +19,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +138,29 @@ def _cmd_show(a: argparse.Namespace) -> int:
     return 0
 
 
+def _output_shards(path: Path) -> Iterator[Any] | None:
+    """A run output folder's shards one at a time (``None`` for anything else)."""
+    from sftdata.runner._io import read_input, read_table
+
+    if not (path / "manifest.json").exists():
+        return None
+    manifest = json.loads((path / "manifest.json").read_text())
+    files = [path / f["name"] for f in manifest["files"]]
+    if manifest.get("format") == "jsonl":
+        return (read_input(f, "jsonl")[0] for f in files)
+    if manifest.get("format") == "parquet":
+        return (read_table(f) for f in files)
+    return None
+
+
 def _cmd_stats(a: argparse.Namespace) -> int:
     stats = importlib.import_module("sftdata.stats")
-    rep = stats.report(load_dataset_any(a.path), tokenizer=_tokenizer(a.tokenizer))
+    tokenizer = _tokenizer(a.tokenizer)
+    shards = _output_shards(a.path)
+    if shards is not None:  # shard by shard, merged: never the whole output in memory
+        rep = stats.merge(stats.measure(t, tokenizer) for t in shards).report()
+    else:
+        rep = stats.report(load_dataset_any(a.path), tokenizer=tokenizer)
     if a.out is not None:
         a.out.mkdir(parents=True, exist_ok=True)
         (a.out / "report.md").write_text(rep.to_markdown())

@@ -152,8 +152,9 @@ def test_sigkill_mid_run_then_rerun_gives_identical_bytes(tmp_path: Path) -> Non
 
 
 def test_stats_reports_on_a_run_output(tmp_path: Path, capsys) -> None:
-    """`sftdata stats OUT --out DIR` prints sd.stats.report's markdown and saves it with plots."""
-    write_jsonl(tmp_path / "rows.jsonl", [{"text": "word " * (i + 1)} for i in range(6)])
+    """`sftdata stats OUT --out DIR` prints sd.stats.report's markdown (of the whole output,
+    here 3 shards measured one by one) and saves it with plots."""
+    write_jsonl(tmp_path / "rows.jsonl", [{"text": "word " * (i % 9 + 1)} for i in range(20)])
     _cli(capsys, "run", str(write_spec(tmp_path, text_spec())), "--no-progress")
     rc, out, _ = _cli(
         capsys, "stats", str(tmp_path / "out" / "data"), "--out", str(tmp_path / "rep")
