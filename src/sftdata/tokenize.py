@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from sftdata._contract import SftDataError
 from sftdata._sentencepiece import fast_from_sentencepiece
-from sftdata.runner._io import atomic_write_bytes, table_bytes
+from sftdata.runner._io import atomic_write_bytes, write_table_file
 
 TokenizerKind = Literal["bpe", "unigram"]
 DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = ("<|endoftext|>",)
@@ -292,11 +292,8 @@ def _write_shard(out: Path, ids: np.ndarray, starts: np.ndarray | None, m: Manif
         starts = np.clip(starts, 0, None)
     table = _blocks_table(ids, starts, m)
     name = f"tokens-{len(m.shards):05d}.parquet"
-    data = table_bytes(table, "parquet")
-    atomic_write_bytes(out / name, data)
-    m.shards.append(
-        {"name": name, "rows": table.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
-    )
+    digest = write_table_file(table, out / name, durable=True)
+    m.shards.append({"name": name, "rows": table.num_rows, "sha256": digest})
     m.num_blocks += table.num_rows
     m.num_tokens += int(ids.size)
 

@@ -27,7 +27,7 @@ from sftdata._contract import DROP_REASON, SftDataError
 from sftdata._rejects import LOCATION, REJECT_COLUMNS, ROW_LOCATION, Counters
 from sftdata.engines._local import slices
 from sftdata.runner import _parts as parts
-from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, release_memory, table_bytes
+from sftdata.runner._io import REJECTED_BY, atomic_write_bytes, write_table_file
 from sftdata.runner._spec import OutputSpec, PipelineSpec
 
 _EXT = {"parquet": "parquet", "jsonl": "jsonl"}
@@ -55,14 +55,10 @@ def write_shards(pieces: Iterable[pa.Table], out: OutputSpec, extra: dict[str, A
     files, entries, rows = [], [], 0
     for i, piece in enumerate(pieces):
         name = f"part-{i:05d}.{_EXT[out.format]}"
-        data = table_bytes(piece, out.format)
-        release_memory()
-        atomic_write_bytes(out.path / name, data)
+        digest = write_table_file(piece, out.path / name, out.format, durable=True)
         files.append(out.path / name)
         rows += piece.num_rows
-        entries.append(
-            {"name": name, "rows": piece.num_rows, "sha256": hashlib.sha256(data).hexdigest()}
-        )
+        entries.append({"name": name, "rows": piece.num_rows, "sha256": digest})
     manifest = {"format": out.format, "rows": rows, "files": entries, **extra}
     atomic_write_bytes(out.path / "manifest.json", json.dumps(manifest, indent=2).encode())
     return files
