@@ -123,7 +123,12 @@ def progress(total, desc, enabled, _orig=_run._progress):
     marks.append([desc, rss()])  # per-stage peak RSS: from this bar to the next one
     return _orig(total, desc, enabled)
 
+def outputs(*args, _orig=_run.write_outputs):
+    marks.append(["outputs", rss()])
+    return _orig(*args)
+
 _run._progress = progress
+_run.write_outputs = outputs
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 res = run(load_spec(sys.argv[1]), progress=False)
@@ -203,8 +208,7 @@ def main() -> int:
     print(f"{'stage':<40} {'rows in':>9} {'s':>8} {'MB/s':>8} {'docs/s':>9}")
     for label, rows, secs in res["timings"]:  # type: ignore[attr-defined]
         print(f"{label:<40} {rows:>9} {secs:>8.2f} {mb / secs:>8.1f} {rows / secs:>9.0f}")
-    print("peak RSS per phase (input reading and outputs are the phases before the first and")
-    print("after the last stage bar):")
+    print("peak RSS per phase (start: reading the inputs):")
     for desc, peak in res["stage_rss"]:  # type: ignore[attr-defined]
         print(f"  {desc:<40} {peak:>8.0f} MB")
     quality = dedup_quality(work, corpus) if "dedup" in args.steps else {}
