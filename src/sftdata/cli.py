@@ -70,16 +70,13 @@ def load_dataset_any(path: Path) -> Any:
     import datasets
 
     from sftdata.engines._local import concat
-    from sftdata.runner._io import read_input, read_table
+    from sftdata.runner._io import read_input
 
     if not path.exists():
         raise SftDataError(f"{path}: no such file or folder")
-    if (path / "manifest.json").exists():
-        manifest = json.loads((path / "manifest.json").read_text())
-        files = [path / f["name"] for f in manifest["files"]]
-        if manifest.get("format") == "jsonl":
-            return datasets.Dataset(concat([read_input(f, "jsonl")[0] for f in files]))
-        return datasets.Dataset(concat([read_table(f) for f in files]))
+    shards = _output_shards(path)
+    if shards is not None:
+        return datasets.Dataset(concat(list(shards)))
     table, _ = read_input(path, None)
     return datasets.Dataset(table)
 
@@ -148,9 +145,7 @@ def _output_shards(path: Path) -> Iterator[Any] | None:
     files = [path / f["name"] for f in manifest["files"]]
     if manifest.get("format") == "jsonl":
         return (read_input(f, "jsonl")[0] for f in files)
-    if manifest.get("format") == "parquet":
-        return (read_table(f) for f in files)
-    return None
+    return (read_table(f) for f in files)
 
 
 def _cmd_stats(a: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from sftdata._contract import DROP_REASON, SftDataError
 from sftdata._rejects import Counters
+from sftdata.engines._local import concat
 from sftdata.runner._io import REJECTED_BY, release_memory, write_table_atomic
 
 
@@ -187,27 +188,17 @@ class PartWriter:
         self.buf.append(table)  # zero-row tables too: their columns belong to the union
         self.n += table.num_rows
         while self.n >= self.rows:
-            whole = _concat(self.buf)
+            whole = concat(self.buf)
             self._write(whole.slice(0, self.rows))
             rest = whole.slice(self.rows)
             self.buf, self.n = [rest], rest.num_rows
 
     def close(self) -> list[str]:
         if self.n or not self.names or any(t.num_columns for t in self.buf[1:]):
-            self._write(_concat(self.buf))  # rows left, or columns only empty tables brought
+            self._write(concat(self.buf))  # rows left, or columns only empty tables brought
         return self.names
 
     def _write(self, piece: pa.Table) -> None:
         name = f"part-{len(self.names):05d}.parquet"
         write_table_atomic(piece.combine_chunks(), self.folder / name)
         self.names.append(name)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    tables = [t for t in tables if t.num_columns]
-    if not tables:
-        return pa.table({})
-    try:
-        return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise SftDataError(f"inputs disagree on a column's type: {e}") from None
